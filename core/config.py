@@ -1,0 +1,115 @@
+"""Typed settings from the environment. Imports nothing from the rest of the app.
+
+Streamlit secrets become environment variables before Settings() is built (see app.py),
+so one object serves the CLI, the app and the tests.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholder values that must never reach production.
+DEV_COOKIE_KEY = "dev-only-cookie-key-change-me"
+PLACEHOLDER_SECRETS = {"", DEV_COOKIE_KEY, "change-me", "changeme", "secret", "CHANGE_ME"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite under data_dir
+
+    storage_backend: Literal["local", "s3"] = "local"
+    use_s3: bool = False  # the product plan's switch; same as STORAGE_BACKEND=s3
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    aws_endpoint_url_s3: str = ""
+    s3_addressing_style: Literal["auto", "virtual", "path"] = "auto"
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+
+    auth_cookie_key: str = DEV_COOKIE_KEY
+    auth_cookie_name: str = "classgpt_auth"
+    auth_cookie_expiry_days: float = 7
+    admin_emails: str = ""  # comma-separated
+
+    max_upload_mb: float = 50
+    embedder: Literal["minilm", "fake"] = "minilm"
+    embed_batch_size: int = 64
+    chunk_words: int = 180
+    chunk_overlap_words: int = 30
+
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+
+    # explicit operator overrides of the production safety checks
+    allow_sqlite_in_production: bool = False
+    allow_local_storage_in_production: bool = False
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _apply_switches(self) -> "Settings":
+        if self.use_s3:
+            self.storage_backend = "s3"
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            # Heroku/Fly style "postgres://" is not a SQLAlchemy dialect name
+            if self.database_url.startswith("postgres://"):
+                return "postgresql+psycopg2://" + self.database_url[len("postgres://"):]
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'classgpt.db').as_posix()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @cached_property
+    def admin_email_set(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe for APP_ENV=production, each naming the setting."""
+        problems = []
+        if self.auth_cookie_key.strip() in PLACEHOLDER_SECRETS or len(self.auth_cookie_key) < 32:
+            problems.append(
+                "AUTH_COOKIE_KEY is missing, a placeholder or shorter than 32 characters: "
+                "set a random secret (e.g. `python -c 'import secrets;print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.sqlalchemy_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+            problems.append(
+                "DATABASE_URL points at SQLite, which lives on one machine's (possibly ephemeral) disk: "
+                "set DATABASE_URL to PostgreSQL, or ALLOW_SQLITE_IN_PRODUCTION=true to accept that"
+            )
+        if self.storage_backend == "local" and not self.allow_local_storage_in_production:
+            problems.append(
+                "STORAGE_BACKEND is local, so uploads live on one machine's disk: set STORAGE_BACKEND=s3 "
+                "with S3_BUCKET, or ALLOW_LOCAL_STORAGE_IN_PRODUCTION=true to accept that"
+            )
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            problems.append("S3_BUCKET is empty but STORAGE_BACKEND=s3")
+        return problems
+
+    def check(self) -> "Settings":
+        """Refuse to start with unsafe settings in production; returns self for chaining."""
+        from core.errors import ConfigError
+
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ConfigError("S3_BUCKET is empty but STORAGE_BACKEND=s3 (or USE_S3=true)")
+        if self.app_env == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ConfigError("Refusing to start in production:\n- " + "\n- ".join(problems))
+        return self

@@ -1,0 +1,44 @@
+"""File stores: where the original uploaded bytes live (local disk or S3)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from core.config import Settings
+
+
+@runtime_checkable
+class FileStore(Protocol):
+    """Bytes by key. Keys are derived from ids ("classes/<id>/documents/<id>"), never filenames.
+
+    Every failure to reach the backend raises core.errors.StorageUnavailable.
+    """
+
+    backend: str  # "local" | "s3"
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def get(self, key: str) -> bytes: ...  # NotFound if absent
+
+    def delete(self, key: str) -> None: ...  # absent key is not an error
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int | None: ...  # None if absent
+
+    def list_keys(self, prefix: str = "") -> list[str]: ...
+
+    def download_url(self, key: str, filename: str, expires_s: int = 300) -> str | None: ...
+    # a time-limited URL, or None when the backend has none (local disk)
+
+
+def make_file_store(settings: "Settings", backend: str | None = None) -> FileStore:
+    """Build the store the settings select (or `backend` when given, e.g. for migration)."""
+    chosen = backend or settings.storage_backend
+    if chosen == "s3":
+        from core.storage.s3 import S3FileStore
+
+        return S3FileStore.from_settings(settings)
+    from core.storage.local import LocalFileStore
+
+    return LocalFileStore(settings.files_dir)
