@@ -42,3 +42,18 @@ def make_file_store(settings: "Settings", backend: str | None = None) -> FileSto
     from core.storage.local import LocalFileStore
 
     return LocalFileStore(settings.files_dir)
+
+
+class StoreResolver:
+    """The configured store, plus the other backend on demand: rows record which store holds
+    their file, so reads and deletes still work while `storage migrate` is half-way."""
+
+    def __init__(self, settings: "Settings", primary: FileStore):
+        self.settings = settings
+        self.primary = primary
+        self._stores: dict[str, FileStore] = {primary.backend: primary}
+
+    def __call__(self, backend: str) -> FileStore:
+        if backend not in self._stores:
+            self._stores[backend] = make_file_store(self.settings, backend)
+        return self._stores[backend]

@@ -1,0 +1,117 @@
+"""Per-class search indexes, cached in memory and rebuilt from the database when stale.
+
+The database is the source of truth. Each class carries an `index_version` that every
+document change bumps in the same transaction; a cached index is used only while its
+version matches the database's, so several processes sharing one database never serve
+an index built before another process's change.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from core.database import Database
+from core.models import Chunk, Class, Document
+from core.retrieval import HybridIndex
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    chunk_id: int
+    document_id: int
+    filename: str
+    content_type: str
+    page: int | None
+    text: str
+
+
+@dataclass
+class ClassIndex:
+    version: int
+    index: HybridIndex
+    meta: dict[int, ChunkMeta]
+    rows: dict[int, int]  # chunk_id → row of `vectors`
+    vectors: np.ndarray
+
+    def cosine(self, chunk_id: int, query_vec: np.ndarray) -> float:
+        return float(self.vectors[self.rows[chunk_id]] @ query_vec)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+
+class IndexCache:
+    def __init__(self, db: Database, max_classes: int = 64):
+        self.db = db
+        self.max_classes = max_classes
+        self._cache: OrderedDict[int, ClassIndex] = OrderedDict()
+        self._lock = threading.Lock()
+        self._build_locks: dict[int, threading.Lock] = {}
+
+    def current_version(self, class_id: int) -> int:
+        with self.db.transaction() as s:
+            version = s.scalar(select(Class.index_version).where(Class.id == class_id))
+        return -1 if version is None else version
+
+    def get(self, class_id: int) -> ClassIndex:
+        version = self.current_version(class_id)
+        cached = self._cached(class_id, version)
+        if cached is not None:
+            return cached
+        with self._build_lock(class_id):  # one build per class at a time; others wait and reuse it
+            cached = self._cached(class_id, version)
+            if cached is not None:
+                return cached
+            built = self._build(class_id)
+            with self._lock:
+                self._cache[class_id] = built
+                self._cache.move_to_end(class_id)
+                while len(self._cache) > self.max_classes:
+                    self._cache.popitem(last=False)
+            return built
+
+    def invalidate(self, class_id: int) -> None:
+        with self._lock:
+            self._cache.pop(class_id, None)
+
+    def _cached(self, class_id: int, version: int) -> ClassIndex | None:
+        with self._lock:
+            hit = self._cache.get(class_id)
+            if hit is not None and hit.version == version:
+                self._cache.move_to_end(class_id)
+                return hit
+        return None
+
+    def _build_lock(self, class_id: int) -> threading.Lock:
+        with self._lock:
+            return self._build_locks.setdefault(class_id, threading.Lock())
+
+    def _build(self, class_id: int) -> ClassIndex:
+        # version and chunks are read in one transaction so they describe the same state
+        with self.db.transaction() as s:
+            version = s.scalar(select(Class.index_version).where(Class.id == class_id))
+            rows = s.execute(
+                select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.text, Chunk.embedding,
+                       Document.filename, Document.content_type)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.class_id == class_id, Document.status == "ready")
+                .order_by(Chunk.id)
+            ).all()
+        ids = [r.id for r in rows]
+        texts = [r.text for r in rows]
+        if rows:
+            vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        else:
+            vectors = np.zeros((0, 384), dtype=np.float32)
+        meta = {r.id: ChunkMeta(r.id, r.document_id, r.filename, r.content_type, r.page, r.text) for r in rows}
+        return ClassIndex(
+            version=-1 if version is None else version,
+            index=HybridIndex.build(ids, texts, vectors),
+            meta=meta,
+            rows={cid: i for i, cid in enumerate(ids)},
+            vectors=vectors,
+        )

@@ -1,0 +1,184 @@
+"""Questions and answers: hybrid retrieval over the class's chunks, an extractive answer with
+[n] citations, and per-user chat history."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from core.config import Settings
+from core.database import Database
+from core.embeddings import Embedder
+from core.errors import ValidationError
+from core.index_cache import ClassIndex, IndexCache
+from core.models import ChatMessage, QueryLog
+from core.services.actors import Actor
+from core.services.permissions import require_reader
+from core.text import split_sentences
+
+MAX_QUESTION_CHARS = 2000
+TOP_K = 6  # passages retrieved
+MAX_SOURCES = 5  # passages shown as sources
+ANSWER_SENTENCES = 3
+# Cosine below which a passage is not about the question. all-MiniLM-L6-v2 puts unrelated
+# text around 0.0-0.15 and topical matches above 0.3 (docs/answers.md).
+MIN_RELEVANCE = 0.25
+NO_DOCUMENTS = "This class has no documents yet, so there is nothing to answer from. An instructor can upload course material on the Documents page."
+NOT_FOUND = "I couldn't find anything about that in this class's material. Try rephrasing with terms from the course, or ask your instructor whether it is covered."
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    document_id: int
+    document: str
+    page: int | None
+    text: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return f"{self.document}, p. {self.page}" if self.page else self.document
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    found: bool = True
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"answer": self.text, "citations": [
+            {"n": c.n, "document": c.document, "page": c.page, "text": c.text, "score": round(c.score, 4)}
+            for c in self.citations]}
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # user | assistant
+    content: str
+    citations: list[Citation]
+    created_at: datetime
+
+
+class ChatService:
+    def __init__(self, db: Database, index_cache: IndexCache, embedder_factory: Callable[[], Embedder],
+                 settings: Settings):
+        self.db = db
+        self.indexes = index_cache
+        self._embedder_factory = embedder_factory
+        self.settings = settings
+
+    def ask(self, actor: Actor, class_id: int, question: str) -> Answer:
+        started = time.perf_counter()
+        question = " ".join((question or "").split())
+        if not question:
+            raise ValidationError("Type a question first.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValidationError(f"Questions are at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}.")
+        with self.db.transaction() as s:
+            require_reader(s, actor, class_id)
+        answer = self._answer(class_id, question)
+        answer = Answer(answer.text, answer.citations, answer.found, (time.perf_counter() - started) * 1000)
+        self._record(actor, class_id, question, answer)
+        return answer
+
+    def search(self, actor: Actor, class_id: int, question: str, k: int = TOP_K) -> list[Citation]:
+        """The relevant passages for a question, best first (no answer composed, nothing stored)."""
+        with self.db.transaction() as s:
+            require_reader(s, actor, class_id)
+        index = self.indexes.get(class_id)
+        if len(index) == 0:
+            return []
+        return self._sources(index, question, self._embedder_factory().embed_query(question), k)
+
+    def _sources(self, index: ClassIndex, question: str, qvec: np.ndarray, k: int) -> list[Citation]:
+        hits = index.index.search(question, qvec, k=k)
+        sources = []
+        for hit in hits:
+            relevance = index.cosine(hit.chunk_id, qvec)
+            if relevance < MIN_RELEVANCE:
+                continue
+            meta = index.meta[hit.chunk_id]
+            sources.append(Citation(len(sources) + 1, meta.document_id, meta.filename, meta.page, meta.text, relevance))
+        return sources
+
+    def _answer(self, class_id: int, question: str) -> Answer:
+        index = self.indexes.get(class_id)
+        if len(index) == 0:
+            return Answer(NO_DOCUMENTS, [], found=False)
+        embedder = self._embedder_factory()
+        qvec = embedder.embed_query(question)
+        sources = self._sources(index, question, qvec, TOP_K)[:MAX_SOURCES]
+        if not sources:
+            return Answer(NOT_FOUND, [], found=False)
+        return Answer(self._compose(embedder, qvec, sources), sources)
+
+    def _compose(self, embedder: Embedder, qvec: np.ndarray, sources: list[Citation]) -> str:
+        """The sentences of the sources closest to the question, each followed by its [n]."""
+        candidates: list[tuple[int, int, str]] = []  # (source n, position, sentence)
+        for src in sources[:4]:
+            for pos, sentence in enumerate(split_sentences(src.text)[:15]):
+                if len(sentence.split()) >= 3:
+                    candidates.append((src.n, pos, sentence))
+        if not candidates:
+            return f"{sources[0].text.strip()} [{sources[0].n}]"
+        vectors = embedder.embed([c[2] for c in candidates])
+        # closeness to the question, nudged toward the better-ranked passage
+        scores = vectors @ qvec - 0.02 * np.array([c[0] for c in candidates])
+        chosen, seen = [], set()
+        for i in np.argsort(-scores):
+            key = candidates[i][2].lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append(candidates[i])
+            if len(chosen) == ANSWER_SENTENCES:
+                break
+        # read in source order, and in reading order within a passage
+        chosen.sort(key=lambda c: (c[0], c[1]))
+        return " ".join(f"{sentence.rstrip()} [{n}]" for n, _, sentence in chosen)
+
+    def _record(self, actor: Actor, class_id: int, question: str, answer: Answer) -> None:
+        with self.db.transaction() as s:
+            s.add(QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations)))
+            if actor.user_id is not None:
+                s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="user", content=question))
+                s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="assistant", content=answer.text,
+                                  citations=[c.to_dict() for c in answer.citations]))
+
+    def history(self, actor: Actor, class_id: int, limit: int = 200) -> list[Message]:
+        with self.db.transaction() as s:
+            require_reader(s, actor, class_id)
+            rows = s.scalars(
+                select(ChatMessage).where(ChatMessage.class_id == class_id, ChatMessage.user_id == actor.user_id)
+                .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc()).limit(limit)
+            ).all()
+        return [Message(m.role, m.content, [Citation(**c) for c in (m.citations or [])], m.created_at)
+                for m in reversed(rows)]
+
+    def clear_history(self, actor: Actor, class_id: int) -> None:
+        with self.db.transaction() as s:
+            require_reader(s, actor, class_id)
+            s.execute(delete(ChatMessage).where(ChatMessage.class_id == class_id,
+                                                ChatMessage.user_id == actor.user_id))
+
+    def latency_stats(self, hours: int = 24) -> dict:
+        """Query count and latency percentiles over the last `hours` (for the status page)."""
+        since = datetime.now(timezone.utc) - timedelta(hours=hours)
+        with self.db.transaction() as s:
+            values = s.scalars(select(QueryLog.latency_ms).where(QueryLog.created_at >= since)).all()
+            total = s.scalar(select(func.count()).select_from(QueryLog)) or 0
+        if not values:
+            return {"queries": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "all_time": total}
+        arr = np.asarray(values)
+        return {"queries": len(values), "p50_ms": float(np.percentile(arr, 50)),
+                "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99)), "all_time": total}

@@ -1,0 +1,156 @@
+"""Classes: create, join by code, list, rename, delete."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.database import Database
+from core.errors import NotFound, PermissionDenied, StorageUnavailable, ValidationError
+from core.models import Class, Document, Enrollment
+from core.services.actors import Actor
+from core.services.permissions import Role, load_class, require_instructor, require_reader, role_in
+from core.storage import FileStore, StoreResolver
+
+log = logging.getLogger(__name__)
+
+# no 0/O, 1/I/L: codes are read aloud and typed from a slide
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LEN = 8
+MAX_NAME_LEN = 200
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    id: int
+    name: str
+    description: str
+    role: Role
+    join_code: str | None  # shown to instructors only
+    document_count: int
+    created_at: datetime
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in ("instructor", "operator")
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LEN))
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Give the class a name.")
+    if len(name) > MAX_NAME_LEN:
+        raise ValidationError(f"Class names are at most {MAX_NAME_LEN} characters.")
+    return name
+
+
+class ClassService:
+    def __init__(self, db: Database, stores: StoreResolver, on_index_change=None):
+        self.db = db
+        self.stores = stores
+        self._on_index_change = on_index_change or (lambda class_id: None)
+
+    def _info(self, session, klass: Class, role: Role) -> ClassInfo:
+        docs = session.scalar(select(func.count()).where(Document.class_id == klass.id, Document.status == "ready"))
+        code = klass.join_code if role in ("instructor", "operator") else None
+        return ClassInfo(klass.id, klass.name, klass.description, role, code, docs or 0, klass.created_at)
+
+    def create(self, actor: Actor, name: str, description: str = "") -> ClassInfo:
+        name = _clean_name(name)
+        if not actor.is_system and actor.user_id is None:
+            raise PermissionDenied("Log in to create a class.")
+        for _ in range(5):  # a join-code collision is astronomically rare; retry instead of failing
+            try:
+                with self.db.transaction() as s:
+                    klass = Class(name=name, description=(description or "").strip(), join_code=new_join_code(),
+                                  user_id=actor.user_id)
+                    s.add(klass)
+                    s.flush()
+                    if actor.user_id is not None:
+                        s.add(Enrollment(class_id=klass.id, user_id=actor.user_id, role="instructor"))
+                    return self._info(s, klass, "operator" if actor.is_system else "instructor")
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a unique join code")
+
+    def join(self, actor: Actor, code: str) -> ClassInfo:
+        code = "".join((code or "").split()).upper()
+        if actor.user_id is None:
+            raise PermissionDenied("Log in to join a class.")
+        if not code:
+            raise ValidationError("Enter the join code your instructor gave you.")
+        with self.db.transaction() as s:
+            klass = s.scalar(select(Class).where(Class.join_code == code))
+            if klass is None:
+                raise NotFound(f"No class has the join code {code}. Check it with your instructor.")
+            existing = s.get(Enrollment, (klass.id, actor.user_id))
+            if existing is None:
+                s.add(Enrollment(class_id=klass.id, user_id=actor.user_id, role="student"))
+                s.flush()
+            return self._info(s, klass, role_in(s, actor, klass) or "student")
+
+    def list_for(self, actor: Actor) -> list[ClassInfo]:
+        """The classes the actor is in, plus classes made before accounts (readable by all)."""
+        with self.db.transaction() as s:
+            if actor.is_system:
+                classes = s.scalars(select(Class).order_by(Class.created_at, Class.id)).all()
+            else:
+                enrolled = select(Enrollment.class_id).where(Enrollment.user_id == actor.user_id)
+                instructed = select(Enrollment.class_id).where(Enrollment.role == "instructor")
+                classes = s.scalars(
+                    select(Class)
+                    .where(Class.id.in_(enrolled) | ((Class.user_id.is_(None)) & Class.id.not_in(instructed)))
+                    .order_by(Class.created_at, Class.id)
+                ).all()
+            out = []
+            for klass in classes:
+                role = role_in(s, actor, klass)
+                if role is not None:
+                    out.append(self._info(s, klass, role))
+            return out
+
+    def get(self, actor: Actor, class_id: int) -> ClassInfo:
+        with self.db.transaction() as s:
+            klass, role = require_reader(s, actor, class_id)
+            return self._info(s, klass, role)
+
+    def rename(self, actor: Actor, class_id: int, name: str, description: str | None = None) -> ClassInfo:
+        name = _clean_name(name)
+        with self.db.transaction() as s:
+            klass = require_instructor(s, actor, class_id, "rename it")
+            klass.name = name
+            if description is not None:
+                klass.description = description.strip()
+            s.flush()
+            return self._info(s, klass, role_in(s, actor, klass) or "instructor")
+
+    def delete(self, actor: Actor, class_id: int) -> int:
+        """Delete the class, its documents, chunks, chat and stored files; returns files removed."""
+        with self.db.transaction() as s:
+            require_instructor(s, actor, class_id, "delete it")
+            keys = [(d.storage_backend, d.storage_key) for d in
+                    s.scalars(select(Document).where(Document.class_id == class_id))]
+            s.delete(load_class(s, class_id))  # rows cascade in the database
+        self._on_index_change(class_id)
+        # rows first, files second: a failure here leaves orphan files that `storage check --fix`
+        # removes, never rows that point at nothing
+        removed = 0
+        for backend, key in keys:
+            try:
+                self.stores(backend).delete(key)
+                removed += 1
+            except StorageUnavailable:
+                log.warning("class %s deleted but file %s could not be removed", class_id, key)
+        return removed
+
+    def count(self) -> int:
+        with self.db.transaction() as s:
+            return s.scalar(select(func.count()).select_from(Class)) or 0

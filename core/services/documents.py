@@ -1,0 +1,278 @@
+"""Documents: ingest (extract → store → embed → chunks), list, download, delete.
+
+A document row, its stored file and its chunks are one unit of work. Bad input is
+rejected before anything is written; after the row exists, any failure runs the
+compensation in `_undo` so that no row, object or chunk is left behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.chunking import chunk_pages
+from core.config import Settings
+from core.database import Database
+from core.embeddings import Embedder
+from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
+from core.extract import extract
+from core.models import Chunk, Class, Document, IngestFailure, User
+from core.services.actors import Actor
+from core.services.permissions import require_instructor, require_reader
+from core.storage import FileStore, StoreResolver
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
+EMBED_GROUP = 256  # chunks per embedder call: large enough to batch well, small enough to report progress
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    filename: str
+    status: str  # ready | failed
+    document_id: int | None = None
+    error: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    deduplicated: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ready"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    class_id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    page_count: int
+    chunk_count: int
+    status: str
+    error: str | None
+    uploaded_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    filename: str
+    error: str
+    created_at: datetime
+
+
+def storage_key(class_id: int, document_id: int) -> str:
+    # derived from ids, never from the user's filename
+    return f"classes/{class_id}/documents/{document_id}"
+
+
+def _safe_filename(filename: str) -> str:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[:255] or "untitled"
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    pass
+
+
+class DocumentService:
+    def __init__(self, db: Database, store: FileStore, embedder_factory: Callable[[], Embedder],
+                 settings: Settings, on_index_change: Callable[[int], None] | None = None):
+        self.db = db
+        self.store = store
+        self.stores = StoreResolver(settings, store)
+        self._embedder_factory = embedder_factory
+        self.settings = settings
+        self._on_index_change = on_index_change or (lambda class_id: None)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder_factory()
+
+    # ---- ingest -------------------------------------------------------------------------------
+    def upload(self, actor: Actor, class_id: int, filename: str, data: bytes,
+               progress: Progress | None = None) -> IngestResult:
+        """Ingest one file; returns its result (failed results carry the reason, nothing is kept)."""
+        progress = progress or _no_progress
+        filename = _safe_filename(filename)
+        started = time.perf_counter()
+        with self.db.transaction() as s:  # permission errors are raised, not recorded as failures
+            require_instructor(s, actor, class_id, "upload documents")
+        try:
+            result = self._ingest(actor, class_id, filename, data, progress)
+        except ClassGPTError as exc:
+            self._record_failure(actor, class_id, filename, str(exc))
+            progress("failed", 1.0)
+            return IngestResult(filename, "failed", error=str(exc), seconds=time.perf_counter() - started)
+        progress("ready", 1.0)
+        return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
+
+    def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
+        progress("checking", 0.0)
+        digest = hashlib.sha256(data).hexdigest()
+        duplicate = self._find_duplicate(class_id, digest)
+        if duplicate is not None:
+            return duplicate
+        progress("extracting text", 0.05)
+        doc = extract(filename, data, max_bytes=self.settings.max_upload_bytes)
+        chunks = chunk_pages(doc.pages, self.settings.chunk_words, self.settings.chunk_overlap_words)
+        if not chunks:
+            raise IngestError(f"{filename}: no text to index was found.")
+
+        progress("saving", 0.1)
+        try:
+            with self.db.transaction() as s:
+                row = Document(class_id=class_id, filename=filename, content_type=doc.content_type,
+                               size_bytes=len(data), sha256=digest, storage_key="", status="processing",
+                               page_count=doc.page_count, uploaded_by=actor.user_id,
+                               storage_backend=self.store.backend)
+                s.add(row)
+                s.flush()
+                row.storage_key = storage_key(class_id, row.id)
+                doc_id, key = row.id, row.storage_key
+        except IntegrityError:
+            # the same bytes were uploaded concurrently and won the race
+            duplicate = self._find_duplicate(class_id, digest)
+            if duplicate is not None:
+                return duplicate
+            raise
+
+        stored = False
+        try:
+            self.store.put(key, data, doc.content_type)
+            stored = True
+            vectors = self._embed([c.text for c in chunks], progress)
+            progress("indexing", 0.95)
+            with self.db.transaction() as s:
+                s.execute(
+                    Chunk.__table__.insert(),
+                    [{"document_id": doc_id, "class_id": class_id, "ordinal": c.ordinal, "page": c.page,
+                      "text": c.text, "embedding": vectors[i].tobytes()} for i, c in enumerate(chunks)],
+                )
+                s.execute(update(Document).where(Document.id == doc_id)
+                          .values(status="ready", chunk_count=len(chunks)))
+                s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
+        except BaseException as exc:
+            self._undo(doc_id, key if stored else None)
+            if isinstance(exc, ClassGPTError):
+                raise
+            if isinstance(exc, Exception):
+                log.exception("ingest of %s failed", filename)
+                raise IngestError(f"{filename}: processing failed ({type(exc).__name__}); nothing was saved.") from exc
+            raise
+        self._on_index_change(class_id)
+        return IngestResult(filename, "ready", doc_id, pages=doc.page_count, chunks=len(chunks))
+
+    def _embed(self, texts: list[str], progress: Progress) -> np.ndarray:
+        embedder = self.embedder
+        parts = []
+        for start in range(0, len(texts), EMBED_GROUP):
+            parts.append(embedder.embed(texts[start:start + EMBED_GROUP]))
+            progress(f"embedding {min(start + EMBED_GROUP, len(texts))}/{len(texts)} passages",
+                     0.1 + 0.85 * min(1.0, (start + EMBED_GROUP) / len(texts)))
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+    def _undo(self, doc_id: int, key: str | None) -> None:
+        """Remove every trace of a failed ingest; each step runs even if another fails."""
+        if key is not None:
+            try:
+                self.store.delete(key)
+            except StorageUnavailable:
+                log.error("could not remove %s after a failed ingest; `storage check --fix` will", key)
+        try:
+            with self.db.transaction() as s:
+                s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
+                s.execute(delete(Document).where(Document.id == doc_id))
+        except Exception:
+            log.exception("could not remove document %s after a failed ingest", doc_id)
+
+    def _find_duplicate(self, class_id: int, digest: str) -> IngestResult | None:
+        with self.db.transaction() as s:
+            existing = s.scalar(select(Document).where(Document.class_id == class_id, Document.sha256 == digest))
+            if existing is None:
+                return None
+            return IngestResult(existing.filename, "ready" if existing.status == "ready" else existing.status,
+                                existing.id, pages=existing.page_count, chunks=existing.chunk_count,
+                                deduplicated=True)
+
+    def _record_failure(self, actor: Actor, class_id: int, filename: str, error: str) -> None:
+        try:
+            with self.db.transaction() as s:
+                s.add(IngestFailure(class_id=class_id, filename=filename, error=error, user_id=actor.user_id))
+        except Exception:
+            log.exception("could not record the failure of %s", filename)
+
+    # ---- read -----------------------------------------------------------------------------------
+    def list(self, actor: Actor, class_id: int) -> list[DocumentInfo]:
+        with self.db.transaction() as s:
+            require_reader(s, actor, class_id)
+            rows = s.execute(
+                select(Document, User.email).outerjoin(User, User.id == Document.uploaded_by)
+                .where(Document.class_id == class_id).order_by(Document.created_at.desc(), Document.id.desc())
+            ).all()
+            return [DocumentInfo(d.id, d.class_id, d.filename, d.content_type, d.size_bytes, d.page_count,
+                                 d.chunk_count, d.status, d.error, email, d.created_at) for d, email in rows]
+
+    def failures(self, actor: Actor, class_id: int, limit: int = 20) -> list[FailureInfo]:
+        with self.db.transaction() as s:
+            require_instructor(s, actor, class_id, "see failed uploads")
+            rows = s.scalars(select(IngestFailure).where(IngestFailure.class_id == class_id)
+                             .order_by(IngestFailure.created_at.desc(), IngestFailure.id.desc()).limit(limit))
+            return [FailureInfo(f.filename, f.error, f.created_at) for f in rows]
+
+    def _readable(self, actor: Actor, document_id: int) -> Document:
+        with self.db.transaction() as s:
+            doc = s.get(Document, document_id)
+            if doc is None:
+                raise NotFound(f"Document {document_id} does not exist.")
+            require_reader(s, actor, doc.class_id)
+            return doc
+
+    def download(self, actor: Actor, document_id: int) -> tuple[str, str, bytes]:
+        """(filename, content type, original bytes) of a document the actor may read."""
+        doc = self._readable(actor, document_id)
+        return doc.filename, doc.content_type, self.stores(doc.storage_backend).get(doc.storage_key)
+
+    def download_url(self, actor: Actor, document_id: int, expires_s: int = 300) -> str | None:
+        doc = self._readable(actor, document_id)
+        return self.stores(doc.storage_backend).download_url(doc.storage_key, doc.filename, expires_s)
+
+    def original(self, actor: Actor, document_id: int) -> bytes:
+        return self.download(actor, document_id)[2]
+
+    # ---- delete ---------------------------------------------------------------------------------
+    def delete(self, actor: Actor, document_id: int) -> None:
+        with self.db.transaction() as s:
+            doc = s.get(Document, document_id)
+            if doc is None:
+                raise NotFound(f"Document {document_id} does not exist.")
+            require_instructor(s, actor, doc.class_id, "delete documents")
+            class_id, key, backend = doc.class_id, doc.storage_key, doc.storage_backend
+            s.delete(doc)
+            s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
+        self._on_index_change(class_id)
+        try:
+            self.stores(backend).delete(key)
+        except StorageUnavailable:
+            log.warning("document %s deleted; its file %s stays until `storage check --fix`", document_id, key)
+
+    def counts(self) -> dict[str, int]:
+        with self.db.transaction() as s:
+            return {
+                "documents": s.scalar(select(func.count()).select_from(Document)) or 0,
+                "chunks": s.scalar(select(func.count()).select_from(Chunk)) or 0,
+                "ingest_failures": s.scalar(select(func.count()).select_from(IngestFailure)) or 0,
+            }
+
+
