@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.config import Settings
 from core.database import Database
+from core.events import log_event
 from core.errors import AuthError, Conflict, NotFound, ValidationError
 from core.models import User
 from core.services.actors import Actor
@@ -94,6 +95,7 @@ class AccountService:
             user = User(email=email, name=(name or "").strip() or email.split("@")[0], password_hash=password_hash)
             s.add(user)
             s.flush()
+            log_event("register", user=email)
             return _info(user, self.settings)
 
     def authenticate(self, email: str, password: str) -> UserInfo:
@@ -105,6 +107,7 @@ class AccountService:
             user = s.scalar(select(User).where(User.email == email))
             if user is None:
                 verify_password(password, _DUMMY_HASH)
+                log_event("login_failed", user=email, reason="unknown email")
                 raise AuthError("Wrong email or password.")
             now = datetime.now(timezone.utc)
             locked_until = _aware(user.locked_until)
@@ -117,8 +120,10 @@ class AccountService:
                 s.flush()
                 # commit the counter even though we raise
                 s.commit()
+                log_event("login_failed", user=email, reason="wrong password")
                 raise AuthError("Wrong email or password.")
             user.failed_logins, user.locked_until = 0, None
+            log_event("login", user=email)
             return _info(user, self.settings)
 
     def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from core.config import Settings
 from core.database import Database
 from core.embeddings import Embedder
+from core.events import log_event
 from core.errors import ValidationError
 from core.index_cache import ClassIndex, IndexCache
 from core.models import ChatMessage, QueryLog
@@ -89,6 +90,8 @@ class ChatService:
         answer = self._answer(class_id, question)
         answer = Answer(answer.text, answer.citations, answer.found, (time.perf_counter() - started) * 1000)
         self._record(actor, class_id, question, answer)
+        log_event("ask", user=actor.email, class_id=class_id, latency_ms=round(answer.latency_ms, 1),
+                  n_sources=len(answer.citations), found=answer.found)
         return answer
 
     def search(self, actor: Actor, class_id: int, question: str, k: int = TOP_K) -> list[Citation]:

@@ -21,6 +21,7 @@ from core.chunking import chunk_pages
 from core.config import Settings
 from core.database import Database
 from core.embeddings import Embedder
+from core.events import log_event
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
 from core.extract import extract
 from core.models import Chunk, Class, Document, IngestFailure, User
@@ -114,9 +115,14 @@ class DocumentService:
         except ClassGPTError as exc:
             self._record_failure(actor, class_id, filename, str(exc))
             progress("failed", 1.0)
-            return IngestResult(filename, "failed", error=str(exc), seconds=time.perf_counter() - started)
-        progress("ready", 1.0)
-        return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
+            result = IngestResult(filename, "failed", error=str(exc))
+        else:
+            progress("ready", 1.0)
+        result = IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
+        log_event("upload", user=actor.email, class_id=class_id, filename=filename, size_bytes=len(data),
+                  status=result.status, document_id=result.document_id, pages=result.pages, chunks=result.chunks,
+                  deduplicated=result.deduplicated, seconds=round(result.seconds, 3), error=result.error)
+        return result
 
     def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
         progress("checking", 0.0)
