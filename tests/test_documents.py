@@ -1,0 +1,139 @@
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import NotFound, PermissionDenied, StorageUnavailable
+from core.models import Chunk, Document, IngestFailure
+from tests.factories import corrupt_pdf, make_encrypted_pdf, make_image_only_pdf, make_pdf
+
+
+@pytest.fixture
+def klass(services, instructor):
+    return services.classes.create(instructor, "Biology")
+
+
+def _counts(services):
+    with services.db.transaction() as s:
+        return (s.scalar(select(func.count()).select_from(Document)),
+                s.scalar(select(func.count()).select_from(Chunk)),
+                len(services.store.list_keys()))
+
+
+def test_pdf_ingest_keeps_page_numbers_and_reports_progress(services, instructor, klass):
+    stages = []
+    pdf = make_pdf(["Cells are the unit of life.", "", "Mitochondria produce ATP by respiration."])
+    res = services.documents.upload(instructor, klass.id, "bio.pdf", pdf, progress=lambda s, f: stages.append((s, f)))
+    assert res.ok and res.pages == 3 and res.chunks == 2 and not res.deduplicated
+    with services.db.transaction() as s:
+        pages = s.scalars(select(Chunk.page).where(Chunk.document_id == res.document_id).order_by(Chunk.ordinal)).all()
+    assert pages == [1, 3]
+    fractions = [f for _, f in stages]
+    assert fractions == sorted(fractions) and stages[-1] == ("ready", 1.0)
+    assert any(s.startswith("embedding") for s, _ in stages)
+    [doc] = services.documents.list(instructor, klass.id)
+    assert (doc.filename, doc.status, doc.page_count, doc.uploaded_by) == ("bio.pdf", "ready", 3, instructor.email)
+    assert doc.size_bytes == len(pdf)
+
+
+def test_text_and_markdown(services, instructor, klass):
+    md = b"# Genetics\n\nDNA is a double helix.\n\n## RNA\n\nRNA is single stranded.\n"
+    assert services.documents.upload(instructor, klass.id, "notes.md", md).ok
+    assert services.documents.upload(instructor, klass.id, "notes.txt", "Café enzymes — catalysts.".encode()).ok
+    answer = services.chat.ask(instructor, klass.id, "What shape is DNA?")
+    assert answer.found and answer.citations[0].document == "notes.md" and answer.citations[0].page is None
+
+
+def test_identical_bytes_are_not_duplicated(services, instructor, klass):
+    pdf = make_pdf(["Photosynthesis happens in chloroplasts."])
+    first = services.documents.upload(instructor, klass.id, "a.pdf", pdf)
+    again = services.documents.upload(instructor, klass.id, "copy-of-a.pdf", pdf)
+    assert again.ok and again.deduplicated and again.document_id == first.document_id
+    assert _counts(services) == (1, 1, 1)
+    other = services.classes.create(instructor, "Other class")
+    assert not services.documents.upload(instructor, other.id, "a.pdf", pdf).deduplicated
+
+
+@pytest.mark.parametrize("filename, data, message", [
+    ("empty.pdf", b"", "empty"),
+    ("slides.pptx", b"PK\x03\x04 not supported", "cannot read"),
+    ("locked.pdf", make_encrypted_pdf(["secret notes"]), "password"),
+    ("broken.pdf", corrupt_pdf(), "damaged"),
+    ("scan.pdf", make_image_only_pdf(2), "looks like a scan"),
+])
+def test_bad_input_gets_a_specific_message_and_stores_nothing(services, instructor, klass, filename, data, message):
+    res = services.documents.upload(instructor, klass.id, filename, data)
+    assert res.status == "failed" and message in res.error.lower() and filename in res.error
+    assert _counts(services) == (0, 0, 0)
+    [failure] = services.documents.failures(instructor, klass.id)
+    assert failure.filename == filename and failure.error == res.error
+
+
+def test_over_the_size_limit(services, instructor, klass):
+    services.settings.max_upload_mb = 0.001
+    res = services.documents.upload(instructor, klass.id, "big.txt", b"word " * 1000)
+    assert res.status == "failed" and "MB" in res.error
+    assert _counts(services) == (0, 0, 0)
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_store_failure_leaves_nothing(services, instructor, klass, monkeypatch):
+    def down(*a, **k):
+        raise StorageUnavailable("storage unavailable, nothing was saved: test")
+    monkeypatch.setattr(services.store, "put", down)
+    res = services.documents.upload(instructor, klass.id, "a.pdf", make_pdf(["Some text about cells."]))
+    assert res.status == "failed" and "storage unavailable" in res.error
+    assert _counts(services) == (0, 0, 0)
+
+
+def test_embedding_failure_removes_row_and_stored_file(services, instructor, klass, monkeypatch):
+    embedder = services.embedder
+    monkeypatch.setattr(embedder, "embed", lambda texts: (_ for _ in ()).throw(_Boom("model crashed")))
+    res = services.documents.upload(instructor, klass.id, "a.pdf", make_pdf(["Some text about cells."]))
+    assert res.status == "failed" and "nothing was saved" in res.error
+    assert _counts(services) == (0, 0, 0)
+
+
+def test_database_failure_at_the_chunk_step_removes_the_object(services, instructor, klass, monkeypatch):
+    from sqlalchemy import event
+
+    def refuse_chunks(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO CHUNKS"):
+            raise _Boom("disk full")
+    event.listen(services.db.engine, "before_cursor_execute", refuse_chunks)
+    try:
+        res = services.documents.upload(instructor, klass.id, "a.pdf", make_pdf(["Some text about cells."]))
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", refuse_chunks)
+    assert res.status == "failed"
+    assert _counts(services) == (0, 0, 0)
+    # and the class still works afterwards
+    assert services.documents.upload(instructor, klass.id, "a.pdf", make_pdf(["Some text about cells."])).ok
+
+
+def test_download_and_delete(services, instructor, student, klass):
+    pdf = make_pdf(["Enzymes are biological catalysts."])
+    res = services.documents.upload(instructor, klass.id, "enzymes.pdf", pdf)
+    services.classes.join(student, klass.join_code)
+    assert services.documents.download(student, res.document_id) == ("enzymes.pdf", "application/pdf", pdf)
+    assert services.chat.ask(student, klass.id, "What are enzymes?").found
+    with pytest.raises(PermissionDenied):
+        services.documents.delete(student, res.document_id)
+    services.documents.delete(instructor, res.document_id)
+    assert _counts(services) == (0, 0, 0)
+    assert not services.chat.ask(student, klass.id, "What are enzymes?").found
+    with pytest.raises(NotFound):
+        services.documents.download(instructor, res.document_id)
+
+
+def test_filenames_never_reach_storage_keys(services, instructor, klass):
+    res = services.documents.upload(instructor, klass.id, "../../etc/passwd.txt", b"harmless words here")
+    assert res.ok and res.filename == "passwd.txt"
+    assert services.store.list_keys() == [f"classes/{klass.id}/documents/{res.document_id}"]
+
+
+def test_failures_are_recorded_per_class(services, instructor, klass):
+    services.documents.upload(instructor, klass.id, "x.xyz", b"data")
+    with services.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(IngestFailure)) == 1
