@@ -1,0 +1,111 @@
+"""HybridIndex on a small hand-made corpus with the fake embedder."""
+import numpy as np
+import pytest
+
+from core.embeddings import FakeEmbedder
+from core.retrieval import Fusion, Hit, HybridIndex, tokenize
+
+CORPUS = {
+    10: "Photosynthesis converts light energy into chemical energy in chloroplasts.",
+    11: "Mitochondria produce ATP through cellular respiration.",
+    12: "The Krebs cycle runs inside the mitochondrial matrix.",
+    13: "A B-tree index lets a database find rows without scanning the table.",
+    14: "Transactions give databases atomicity, consistency, isolation and durability.",
+    15: "Chlorophyll absorbs red and blue light and reflects green light.",
+}
+EMB = FakeEmbedder()
+
+
+@pytest.fixture(scope="module")
+def index():
+    ids = list(CORPUS)
+    texts = list(CORPUS.values())
+    return HybridIndex.build(ids, texts, EMB.embed(texts))
+
+
+def search(index, q, **kw):
+    return index.search(q, EMB.embed_query(q), **kw)
+
+
+def test_tokenize_drops_stopwords_and_case():
+    (toks,) = tokenize(["The Krebs cycle and THE matrix"])
+    assert "the" not in toks and "and" not in toks
+    assert any(t.startswith("kreb") for t in toks)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "fused"])
+def test_exact_term_query_ranks_right_chunk_first(index, mode):
+    hits = search(index, "Krebs cycle", k=3, mode=mode)
+    assert hits[0].chunk_id == 12
+    assert all(isinstance(h, Hit) for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_mode_scores(index):
+    d = search(index, "database index", k=2, mode="dense")[0]
+    assert d.bm25_score is None and d.dense_score == pytest.approx(d.score)
+    assert -1.0 <= d.dense_score <= 1.0 + 1e-6
+    b = search(index, "database index", k=2, mode="bm25")[0]
+    assert b.dense_score is None and b.bm25_score == pytest.approx(b.score) and b.score > 0
+
+
+def test_fusion_draws_from_union_of_both_lists(index):
+    q = "chlorophyll light database"
+    qv = EMB.embed_query(q)
+    dense = {h.chunk_id for h in index.search(q, qv, k=3, mode="dense")}
+    bm25 = {h.chunk_id for h in index.search(q, qv, k=3, mode="bm25")}
+    fused = index.search(q, qv, k=3, mode="fused", candidates=3)
+    assert len(fused) == 3 and {h.chunk_id for h in fused} <= dense | bm25
+    for h in fused:
+        assert (h.dense_score is not None) == (h.chunk_id in dense)
+        assert (h.bm25_score is not None) == (h.chunk_id in bm25)
+    assert fused[0].dense_score is not None and fused[0].bm25_score is not None
+    everything = index.search(q, qv, k=10, mode="fused", candidates=10)
+    all_bm25 = {h.chunk_id for h in index.search(q, qv, k=10, mode="bm25")}
+    assert {h.chunk_id for h in everything} == set(CORPUS)
+    assert {h.chunk_id for h in everything if h.bm25_score is not None} == all_bm25
+
+
+def test_rrf_weights(index):
+    q = "light energy"
+    only_dense = search(index, q, k=6, fusion=Fusion(bm25_weight=0.0))
+    dense = search(index, q, k=6, mode="dense")
+    assert [h.chunk_id for h in only_dense][:3] == [h.chunk_id for h in dense][:3]
+
+
+def test_empty_index():
+    idx = HybridIndex.build([], [], np.zeros((0, 384), np.float32))
+    assert len(idx) == 0
+    for mode in ("dense", "bm25", "fused"):
+        assert idx.search("anything", EMB.embed_query("anything"), mode=mode) == []
+
+
+def test_k_larger_than_index(index):
+    assert len(index) == 6
+    hits = search(index, "mitochondria", k=50, mode="dense")
+    assert len(hits) == 6 and len({h.chunk_id for h in hits}) == 6
+    assert len(search(index, "mitochondria", k=50, mode="fused")) == 6
+    bm = search(index, "mitochondria", k=50, mode="bm25")
+    assert 1 <= len(bm) <= 6 and all(h.score > 0 for h in bm)
+
+
+def test_unknown_terms_fall_back_to_dense(index):
+    q = "zyxwv qwertyuiop"
+    assert search(index, q, mode="bm25") == []
+    fused = search(index, q, k=3)
+    dense = search(index, q, k=3, mode="dense")
+    assert [h.chunk_id for h in fused] == [h.chunk_id for h in dense]
+    assert all(h.bm25_score is None for h in fused)
+    assert search(index, "the and of", k=2)  # stopwords only: still answers
+
+
+def test_texts_without_words():
+    texts = ["!!!", "--"]
+    idx = HybridIndex.build([1, 2], texts, EMB.embed(["a b", "c d"]))
+    assert idx.search("word", EMB.embed_query("word"), mode="bm25") == []
+    assert len(idx.search("word", EMB.embed_query("word"), k=5)) == 2
+
+
+def test_length_mismatch_rejected():
+    with pytest.raises(ValueError):
+        HybridIndex.build([1, 2], ["one"], np.zeros((2, 384), np.float32))
