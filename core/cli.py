@@ -295,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-        logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
+        # warnings and errors only: the command's own output is the report (events go to the app's log)
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
         return args.handler(args, settings) or 0
     except ClassGPTError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,9 +19,6 @@ pytest_plugins = ["tests.fixtures_s3"]
 PG_BASE = os.environ.get("TEST_DATABASE_URL", "")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "model: runs the real all-MiniLM-L6-v2 model (slower)")
-    config.addinivalue_line("markers", "browser: drives a real Chromium")
 
 
 @pytest.fixture(scope="session")
