@@ -25,6 +25,9 @@ MAX_QUESTION_CHARS = 2000
 TOP_K = 6  # passages retrieved
 MAX_SOURCES = 5  # passages shown as sources
 ANSWER_SENTENCES = 3
+# the answer is composed from the best passages only: each candidate sentence costs an embedding
+COMPOSE_FROM = 3
+MAX_SENTENCES_PER_SOURCE = 12
 # Cosine below which a passage is not about the question. all-MiniLM-L6-v2 puts unrelated
 # text around 0.0-0.15 and topical matches above 0.3 (docs/answers.md).
 MIN_RELEVANCE = 0.25
@@ -128,8 +131,8 @@ class ChatService:
     def _compose(self, embedder: Embedder, qvec: np.ndarray, sources: list[Citation]) -> str:
         """The sentences of the sources closest to the question, each followed by its [n]."""
         candidates: list[tuple[int, int, str]] = []  # (source n, position, sentence)
-        for src in sources[:4]:
-            for pos, sentence in enumerate(split_sentences(src.text)[:15]):
+        for src in sources[:COMPOSE_FROM]:
+            for pos, sentence in enumerate(split_sentences(src.text)[:MAX_SENTENCES_PER_SOURCE]):
                 if len(sentence.split()) >= 3:
                     candidates.append((src.n, pos, sentence))
         if not candidates:
