@@ -38,6 +38,12 @@ def _print_json(obj) -> None:
 def cmd_migrate(args, settings: Settings) -> int:
     from core.database import current_revision, downgrade, head_revision, make_engine, upgrade
 
+    if not args.no_backup:
+        from core.cli_ops import backup_before_migrate
+
+        taken = backup_before_migrate(settings, args.downgrade or "head")
+        if taken:
+            print(f"backup: {taken}")
     engine = make_engine(settings.sqlalchemy_url)
     before = current_revision(engine)
     if args.downgrade:
@@ -285,9 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub) -> None:
     """Command groups that live in their own modules."""
-    from core import cli_storage
+    from core import cli_ops, cli_storage
 
     cli_storage.register(sub)
+    cli_ops.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

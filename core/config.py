@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Placeholder values that must never reach production.
 DEV_COOKIE_KEY = "dev-only-cookie-key-change-me"
 PLACEHOLDER_SECRETS = {"", DEV_COOKIE_KEY, "change-me", "changeme", "secret", "CHANGE_ME"}
+# What .streamlit/secrets.toml.example puts where a real value must go.
+PLACEHOLDER_MARK = "REPLACE_ME"
 
 
 class Settings(BaseSettings):
@@ -82,7 +84,12 @@ class Settings(BaseSettings):
 
     def production_problems(self) -> list[str]:
         """What makes these settings unsafe for APP_ENV=production, each naming the setting."""
-        problems = []
+        problems = [
+            f"{(field.validation_alias or name).upper()} still holds the example's placeholder "
+            f"{PLACEHOLDER_MARK}: set the real value"
+            for name, field in type(self).model_fields.items()
+            if PLACEHOLDER_MARK in str(getattr(self, name))
+        ]
         if self.auth_cookie_key.strip() in PLACEHOLDER_SECRETS or len(self.auth_cookie_key) < 32:
             problems.append(
                 "AUTH_COOKIE_KEY is missing, a placeholder or shorter than 32 characters: "

@@ -1,0 +1,43 @@
+# ClassGPT: Streamlit app + CPU-only torch + the packaged all-MiniLM-L6-v2 model.
+# Layers run from least to most often changed: base, user, dependencies, then the code,
+# so an edit to the app rebuilds only the last layers.
+FROM python:3.11.7-slim-bookworm
+
+# (DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN: it is a switch, not a secret)
+# hadolint ignore=DL3064
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    STREAMLIT_SERVER_HEADLESS=true \
+    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+    DATA_DIR=/app/data
+
+# an unprivileged user owns only the writable data directory
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app \
+    && python -m venv /opt/venv
+
+WORKDIR /app
+
+# dependencies: this layer is reused until requirements.txt or the install script changes
+COPY requirements.txt docker/install.sh /tmp/build/
+RUN sh /tmp/build/install.sh /tmp/build/requirements.txt && rm -rf /tmp/build
+
+COPY . .
+RUN mkdir -p /app/data && chown app:app /app/data
+
+USER 10001:10001
+EXPOSE 8501
+
+# /_stcore/health answers "ok" once the server is up; migrations run before it starts
+HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"]
+
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
+CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
