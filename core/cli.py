@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Rank a BEIR-format collection (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) "
                                     "with the app's retriever; print nDCG@10 and Recall@100 for dense, BM25, fused.")
     e.add_argument("directory", metavar="DIR")
-    e.add_argument("--split", default="test", choices=["train", "test", "dev"])
+    e.add_argument("--split", default="train", choices=["train", "test", "dev"],
+                   help="which qrels/SPLIT.tsv to score (default: train)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(handler=cmd_eval_beir)
     e = esub.add_parser("squad", help="Answer recall@1/@5 on SQuAD-style texts and questions.",

@@ -39,7 +39,7 @@ def test_factory():
 
 
 def test_import_does_not_load_torch():
-    code = "import sys, core.embeddings; print('torch' in sys.modules)"
+    code = "import sys, core.embeddings, core.retrieval; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

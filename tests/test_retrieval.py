@@ -66,9 +66,11 @@ def test_fusion_draws_from_union_of_both_lists(index):
     assert {h.chunk_id for h in everything if h.bm25_score is not None} == all_bm25
 
 
-def test_rrf_weights(index):
+def test_fusion_weights(index):
     q = "light energy"
-    only_dense = search(index, q, k=6, fusion=Fusion(bm25_weight=0.0))
+    only_dense = search(index, q, k=6, fusion=Fusion(method="rrf", bm25_weight=0.0))
+    assert [h.chunk_id for h in search(index, q, k=6, fusion=Fusion(alpha=1.0))][:3] == [
+        h.chunk_id for h in search(index, q, k=6, mode="dense")][:3]
     dense = search(index, q, k=6, mode="dense")
     assert [h.chunk_id for h in only_dense][:3] == [h.chunk_id for h in dense][:3]
 
@@ -109,3 +111,16 @@ def test_texts_without_words():
 def test_length_mismatch_rejected():
     with pytest.raises(ValueError):
         HybridIndex.build([1, 2], ["one"], np.zeros((2, 384), np.float32))
+
+
+def test_bench_query_smoke():
+    import json
+
+    from core.bench_query import bench_query, format_bench_query, synthetic_texts
+
+    assert synthetic_texts(3) == synthetic_texts(3)  # deterministic
+    result = bench_query(sizes=(300,), n_queries=5, embedder=EMB)
+    json.dumps(result)
+    (size,) = result["sizes"]
+    assert size["chunks"] == 300 and size["end_to_end"]["p95_ms"] >= size["end_to_end"]["p50_ms"]
+    assert "300" in format_bench_query(result)
