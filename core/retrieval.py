@@ -4,11 +4,10 @@ Pure in-memory and built from arrays; the database layer decides when to rebuild
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
-
-import logging
 
 import bm25s
 import faiss

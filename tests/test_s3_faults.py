@@ -52,7 +52,7 @@ def test_endpoint_stopped_mid_upload(s3_fault, services_on):
     svc = services_on(s3_fault.settings)
     s3_fault.stop_mid_request(after_bytes=8192)  # the server dies with the body half sent
     class_id, result = upload(svc)
-    assert s3_fault.cut_happened.is_set() and not s3_fault.upstream.running
+    assert s3_fault.cut_happened.is_set() and s3_fault.endpoint_stopped.wait(10)
     assert result.status == "failed" and result.document_id is None
     assert "storage unavailable, nothing was saved" in result.error
     assert_nothing_kept(svc)

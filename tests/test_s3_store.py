@@ -141,11 +141,12 @@ def test_no_credentials_at_all(s3_settings, monkeypatch, aws_credentials):
 
 
 def test_endpoint_down_fails_fast_with_a_clear_message(s3_fault):
-    store = S3FileStore.from_settings(s3_fault.settings)
+    direct = s3_fault.settings.model_copy(update={"aws_endpoint_url_s3": s3_fault.upstream.url})
+    store = S3FileStore.from_settings(direct)
     store.put(KEY, b"before")
     s3_fault.upstream.stop()
     started = time.monotonic()
-    with pytest.raises(StorageUnavailable, match="storage unavailable, nothing was saved: "):
+    with pytest.raises(StorageUnavailable, match="storage unavailable, nothing was saved: cannot reach http://127"):
         store.put(KEY, b"after")
     with pytest.raises(StorageUnavailable, match="storage unavailable"):
         store.get(KEY)
@@ -157,7 +158,18 @@ def test_endpoint_stopped_mid_upload(s3_fault):
     s3_fault.stop_mid_request(after_bytes=16_384)
     with pytest.raises(StorageUnavailable, match="nothing was saved: the connection to .* was lost"):
         store.put(KEY, b"x" * 500_000)
-    assert s3_fault.cut_happened.is_set() and not s3_fault.upstream.running
+    assert s3_fault.cut_happened.is_set() and s3_fault.endpoint_stopped.wait(10)
+
+
+@pytest.mark.parametrize("style, endpoint, expected", [
+    ("auto", "http://minio.internal:9000", "http://minio.internal:9000/course-files/p/k?"),  # custom endpoint: path
+    ("path", "http://minio.internal:9000", "http://minio.internal:9000/course-files/p/k?"),
+    ("virtual", "http://minio.internal:9000", "http://course-files.minio.internal:9000/p/k?"),
+    ("auto", "", "https://course-files.s3.amazonaws.com/p/k?"),  # AWS: virtual-hosted
+])
+def test_addressing_style(style, endpoint, expected, aws_credentials):
+    store = S3FileStore("course-files", "p", endpoint, "us-east-1", style)
+    assert store.download_url("k", "a.pdf").startswith(expected)  # signing needs no network
 
 
 def test_bucket_is_required(tmp_path):

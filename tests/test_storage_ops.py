@@ -242,13 +242,14 @@ def test_missing_source_fails_that_document_only(local_docs):
     assert "missing" in summary["failed"][0]["reason"]
 
 
-def test_cli_help_and_subprocess_run(s3_settings, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "core", "storage", "migrate", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    assert "--to {local,s3}" in out and "SHA-256" in out
-    out = subprocess.run([sys.executable, "-m", "core", "storage", "check", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    assert "--fix" in out
+def test_cli_help_and_subprocess_run(s3_settings, tmp_path, capsys):
+    from core.cli import build_parser
+
+    for command, expected in ((["storage", "migrate"], ["--to {local,s3}", "SHA-256"]), (["storage", "check"], ["--fix"])):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--help"])
+        out = capsys.readouterr().out
+        assert all(text in out for text in expected), out
     env = {"PATH": "", "DATA_DIR": str(tmp_path / "data"), "STORAGE_BACKEND": "s3", "S3_BUCKET": "no-such-bucket",
            "AWS_ENDPOINT_URL_S3": s3_settings.aws_endpoint_url_s3, "S3_ADDRESSING_STYLE": "path",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
