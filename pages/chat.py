@@ -1,0 +1,86 @@
+"""Ask a class's documents: the chat, its history, and each answer's sources with the page they come from."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import ClassGPTError
+from core.pdf_render import render_page_png
+from ui.state import get_services, page_path, require_actor
+from ui.widgets import class_picker
+
+EAGER_ANSWERS = 1  # the newest answer's page images render at once; older ones when opened
+
+actor = require_actor()
+services = get_services()
+
+st.title("Chat")
+klass = class_picker(actor, label="Ask about")
+if klass is None:
+    st.info("You are not in a class yet: create one, or join with the code your instructor gave you.",
+            icon=":material/school:")
+    st.page_link(page_path("classes"), label="Go to Classes", icon=":material/arrow_forward:")
+    st.stop()
+
+
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
+def page_image(_actor, user_key: str, document_id: int, page: int) -> bytes:
+    """PNG of one page of a document, cached per (user, document, page); the fetch checks access."""
+    return render_page_png(services.documents.original(_actor, document_id), page, width_px=800)
+
+
+def show_sources(citations, key: str, eager: bool) -> None:
+    """One expander per source: the passage, and a picture of the PDF page it is on."""
+    if not citations:
+        return
+    st.caption("Sources")
+    for c in citations:
+        expander = st.expander(f"[{c.n}] {c.label}", icon=":material/description:", key=f"{key}_{c.n}",
+                               on_change="rerun", expanded=eager and c.n == 1)
+        with expander:
+            st.markdown("> " + c.text.strip().replace("\n", "\n> "))
+            if c.page and (expander.open or (eager and c.n == 1)):
+                try:
+                    png = page_image(actor, str(actor.user_id), c.document_id, c.page)
+                except ClassGPTError as exc:  # the document was deleted since this answer
+                    st.caption(f"The page preview is unavailable: {exc}")
+                else:
+                    st.image(png, caption=f"{c.document}, page {c.page}", width=440)
+
+
+history = services.chat.history(actor, klass.id)
+if klass.document_count == 0:
+    st.info("This class has no documents yet, so there is nothing to answer from. "
+            + ("Upload course material on the Documents page." if klass.can_manage
+               else "Your instructor has to upload course material first."), icon=":material/description:")
+    if klass.can_manage:
+        st.page_link(page_path("documents"), label="Upload documents", icon=":material/upload:")
+elif not history:
+    st.caption(f"Ask anything about **{klass.name}**'s material. Every answer cites the document and page "
+               "it comes from.")
+
+answers_seen = sum(1 for m in history if m.role == "assistant")
+seen = 0
+for i, message in enumerate(history):
+    with st.chat_message(message.role):
+        st.markdown(message.content)
+        if message.role == "assistant":
+            seen += 1
+            show_sources(message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
+
+if history:
+    if st.sidebar.button("Clear this chat", icon=":material/delete_sweep:", key="clear_chat"):
+        services.chat.clear_history(actor, klass.id)
+        st.rerun()
+
+question = st.chat_input(f"Ask about {klass.name}…", disabled=klass.document_count == 0, max_chars=2000)
+if question:
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        try:
+            with st.spinner("Searching the class material…"):
+                services.chat.ask(actor, klass.id, question)
+        except ClassGPTError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()  # history now holds the question and the answer; show them from there

@@ -1,0 +1,130 @@
+"""A class's documents: instructors upload (several at once), download and delete; students read the list."""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from core.errors import ClassGPTError
+from ui.state import get_services, page_path, require_actor
+from ui.widgets import class_picker, human_size, when
+
+ss = st.session_state
+actor = require_actor()
+services = get_services()
+documents = services.documents
+
+st.title("Documents")
+klass = class_picker(actor)
+if klass is None:
+    st.info("You are not in a class yet: create or join one first.", icon=":material/school:")
+    st.page_link(page_path("classes"), label="Go to Classes", icon=":material/arrow_forward:")
+    st.stop()
+
+STATUS_LABELS = {"ready": ":green[:material/check_circle: Ready]",
+                 "processing": ":orange[:material/hourglass_top: Processing]",
+                 "failed": ":red[:material/error: Failed]"}
+
+
+def process(files) -> None:
+    """Ingest each file with its own status box and progress bar; remember the outcome."""
+    outcomes = []
+    for upload in files:
+        with st.status(f"Processing **{upload.name}**…", expanded=True) as box:
+            bar = st.progress(0.0, text="Starting")
+
+            def progress(stage: str, fraction: float, bar=bar) -> None:
+                bar.progress(min(max(fraction, 0.0), 1.0), text=stage.capitalize())
+
+            try:
+                result = documents.upload(actor, klass.id, upload.name, upload.getvalue(), progress=progress)
+            except ClassGPTError as exc:  # e.g. no longer an instructor of this class
+                box.update(label=f"**{upload.name}**: {exc}", state="error")
+                outcomes.append(("error", f"**{upload.name}**: {exc}"))
+                continue
+            if result.ok:
+                note = "already in this class" if result.deduplicated else (
+                    f"{result.pages} page{'s' if result.pages != 1 else ''}, {result.chunks} passages"
+                    if result.pages else f"{result.chunks} passages")
+                box.update(label=f"**{upload.name}** is ready ({note})", state="complete", expanded=False)
+                outcomes.append(("success", f"**{upload.name}** is ready ({note})."))
+            else:
+                st.error(result.error)
+                box.update(label=f"**{upload.name}** failed", state="error", expanded=True)
+                outcomes.append(("error", result.error or f"**{upload.name}** failed."))
+    ss["classgpt_upload_outcomes"] = outcomes
+
+
+if klass.can_manage:
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader(
+            "Add course material", type=["pdf", "txt", "md", "markdown"], accept_multiple_files=True,
+            max_upload_size=max(1, math.ceil(services.settings.max_upload_mb)),  # the browser refuses bigger files
+            help=f"PDF, plain text or Markdown, up to {services.settings.max_upload_mb:g} MB each. "
+                 "Scanned PDFs need a text layer (OCR) first.")
+        submitted = st.form_submit_button("Upload and process", type="primary", icon=":material/upload:")
+    if submitted and files:
+        process(files)
+    elif submitted:
+        st.warning("Choose one or more files first.")
+    elif outcomes := ss.pop("classgpt_upload_outcomes", None):
+        for kind, message in outcomes:
+            (st.success if kind == "success" else st.error)(message)
+else:
+    st.caption("Your instructor manages this class's documents; answers in Chat come from them.")
+
+docs = documents.list(actor, klass.id)
+st.subheader(f"{klass.name} · {len(docs)} document{'s' if len(docs) != 1 else ''}")
+if not docs:
+    if klass.can_manage:
+        st.info("No documents yet. Upload lecture slides, notes or readings above: students can ask about "
+                "them as soon as they are ready.", icon=":material/description:")
+    else:
+        st.info("Your instructor has not uploaded any documents yet.", icon=":material/description:")
+    st.stop()
+
+widths = [4, 1.3, 2.4, 0.5] + ([0.5] if klass.can_manage else [])
+header = st.columns(widths, vertical_alignment="bottom")
+for col, title in zip(header, ["Document", "Status", "Uploaded by"]):
+    col.caption(f"**{title}**")
+
+for doc in docs:
+    cols = st.columns(widths, vertical_alignment="center")
+    icon = ":material/picture_as_pdf:" if doc.content_type == "application/pdf" else ":material/article:"
+    pages = f"{doc.page_count} page{'s' if doc.page_count != 1 else ''} · " if doc.page_count else ""
+    cols[0].markdown(f"{icon} **{doc.filename}**  \n:gray[{pages}{human_size(doc.size_bytes)}]")
+    cols[1].markdown(STATUS_LABELS.get(doc.status, doc.status), help=doc.error or None)
+    cols[2].markdown(f"{doc.uploaded_by or 'unknown'}  \n:gray[{when(doc.created_at)}]")
+    url = documents.download_url(actor, doc.id)
+    if url:  # S3: the browser fetches the file straight from the bucket
+        cols[3].link_button("", url, icon=":material/download:", help=f"Download {doc.filename}")
+    else:
+        cols[3].download_button("", data=lambda doc_id=doc.id: documents.original(actor, doc_id),
+                                file_name=doc.filename, mime=doc.content_type, key=f"download_{doc.id}",
+                                icon=":material/download:", help=f"Download {doc.filename}", on_click="ignore")
+    if not klass.can_manage:
+        continue
+    confirm_key = f"confirm_delete_doc_{doc.id}"
+    if not ss.get(confirm_key):
+        if cols[4].button("", key=f"delete_{doc.id}", icon=":material/delete:", help=f"Delete {doc.filename}"):
+            ss[confirm_key] = True
+            st.rerun()
+        continue
+    with st.container(border=True):
+        st.warning(f"Delete **{doc.filename}**? Students can no longer ask about it. This cannot be undone.")
+        yes_col, no_col, _ = st.columns([1, 1, 3])
+        if yes_col.button("Yes, delete", key=f"delete_yes_{doc.id}", type="primary"):
+            ss.pop(confirm_key, None)
+            documents.delete(actor, doc.id)
+            ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{doc.filename}**.")]
+            st.rerun()
+        if no_col.button("Cancel", key=f"delete_no_{doc.id}"):
+            ss.pop(confirm_key, None)
+            st.rerun()
+
+if klass.can_manage:
+    failures = documents.failures(actor, klass.id, limit=10)
+    if failures:
+        with st.expander(f"Recent failed uploads ({len(failures)})", icon=":material/error:"):
+            for failure in failures:
+                st.markdown(f"**{failure.filename}** · {when(failure.created_at)}  \n{failure.error}")

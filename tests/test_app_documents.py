@@ -1,0 +1,85 @@
+"""Documents page (AppTest): upload several files at once with a status each, list, delete;
+students read the list only."""
+from __future__ import annotations
+
+import pytest
+
+from tests.app_support import PASSWORD, app_env, logged_in, svc, texts  # noqa: F401
+from tests.factories import corrupt_pdf, make_pdf
+
+PDF = "application/pdf"
+
+
+@pytest.fixture
+def setup(svc):
+    prof = svc.accounts.register("prof@example.edu", PASSWORD, "Prof").actor()
+    stu = svc.accounts.register("stu@example.edu", PASSWORD, "Stu").actor()
+    klass = svc.classes.create(prof, "Biology 101")
+    svc.classes.join(stu, klass.join_code)
+    return prof, stu, klass
+
+
+def test_empty_class_tells_the_instructor_to_upload(app_env, setup):
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    assert at.title[0].value == "Documents"
+    assert "No documents yet. Upload lecture slides" in at.info[0].value
+    assert at.file_uploader[0].accept_multiple_files
+
+
+def test_upload_several_files_each_with_its_status(app_env, svc, setup):
+    prof, _, klass = setup
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    at.file_uploader[0].set_value([
+        ("cells.pdf", make_pdf(["Cells are the unit of life.", "Mitochondria make ATP."]), PDF),
+        ("notes.md", b"# Osmosis\n\nWater moves across a membrane toward higher solute concentration.", "text/markdown"),
+        ("broken.pdf", corrupt_pdf(), PDF),
+    ])
+    at = next(b for b in at.button if b.label == "Upload and process").click().run()
+    assert not at.exception
+    labels = [s.label for s in at.status]
+    assert labels[0].startswith("**cells.pdf** is ready (2 pages, ")
+    assert labels[1].startswith("**notes.md** is ready")
+    assert labels[2] == "**broken.pdf** failed"
+    assert [s.state for s in at.status] == ["complete", "complete", "error"]
+    assert "broken.pdf" in at.error[0].value  # the specific reason, next to its file
+    docs = svc.documents.list(prof, klass.id)
+    assert sorted(d.filename for d in docs) == ["cells.pdf", "notes.md"]
+    page_text = texts(at)
+    assert "cells.pdf" in page_text and "2 pages" in page_text and "prof@example.edu" in page_text
+    assert "Biology 101 · 2 documents" in page_text
+    # the failure is also listed for later
+    assert at.expander[-1].label.startswith("Recent failed uploads (1)")
+    # the outcome stays visible after the next rerun
+    at = at.run()
+    assert any("cells.pdf" in s.value for s in at.success) and any("broken.pdf" in e.value for e in at.error)
+
+
+def test_delete_asks_to_confirm(app_env, svc, setup):
+    prof, _, klass = setup
+    doc = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    at = at.button(key=f"delete_{doc.document_id}").click().run()
+    assert "Delete **cells.pdf**?" in at.warning[0].value
+    assert len(svc.documents.list(prof, klass.id)) == 1
+    at = at.button(key=f"delete_yes_{doc.document_id}").click().run()
+    assert not at.exception
+    assert svc.documents.list(prof, klass.id) == []
+    assert "Deleted **cells.pdf**" in at.success[0].value
+
+
+def test_students_see_the_list_read_only(app_env, svc, setup):
+    prof, _, klass = setup
+    doc = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
+    at = logged_in(app_env, "stu@example.edu", page_name="documents")
+    assert not at.exception
+    assert not at.file_uploader
+    assert "Your instructor manages this class's documents" in texts(at)
+    assert "cells.pdf" in texts(at)
+    assert not [b for b in at.button if b.key and b.key.startswith("delete_")]
+    assert at.get("download_button")  # students may download the original
+    assert doc.ok
+
+
+def test_a_student_with_no_documents_yet(app_env, setup):
+    at = logged_in(app_env, "stu@example.edu", page_name="documents")
+    assert "Your instructor has not uploaded any documents yet." in at.info[0].value

@@ -1,0 +1,279 @@
+"""The acceptance journey in a real browser: Debian's Chromium, driven by Playwright, against
+`streamlit run app.py` on 127.0.0.1 with a fresh data directory and the real embedding model.
+
+register → log in (a wrong password first) → create a class → upload a PDF → ask → an answer
+with a page citation and its page image → reload, still logged in → log out → reload, still
+logged out. Screenshots go to artifacts/browser/ (docs/screenshots/ holds the chosen ones).
+
+Skips when /usr/bin/chromium is missing, unless REQUIRE_BROWSER=1 (.ci/run sets it): then
+a missing browser is a failure.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.factories import make_pdf
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("CLASSGPT_ARTIFACTS", ROOT / "artifacts")) / "browser"
+EMAIL, PASSWORD = "ada@example.edu", "Analytical-engine-1843"
+STEP = 30_000  # ms: one UI step
+SLOW_STEP = 120_000  # ms: the first upload may wait for the model to load
+
+PAGES = [
+    "Lecture 4: Photosynthesis\n\n"
+    "Plants, algae and some bacteria convert light energy into chemical energy. The overall reaction turns "
+    "carbon dioxide and water into glucose and oxygen. Photosynthesis has two stages: the light-dependent "
+    "reactions and the Calvin cycle.\n\n"
+    "The light-dependent reactions happen in the thylakoid membranes. Chlorophyll absorbs red and blue light; "
+    "the energy splits water, releases oxygen, and produces ATP and NADPH. Photosystem II comes first in the "
+    "electron transport chain, photosystem I second.",
+    "The Calvin cycle\n\n"
+    "The Calvin cycle takes place in the stroma of the chloroplast. It uses the ATP and NADPH made by the light "
+    "reactions to fix carbon dioxide into three-carbon sugars.\n\n"
+    "Step 1, carbon fixation: the enzyme RuBisCO attaches carbon dioxide to ribulose bisphosphate (RuBP).\n"
+    "Step 2, reduction: ATP and NADPH turn 3-phosphoglycerate into glyceraldehyde 3-phosphate (G3P).\n"
+    "Step 3, regeneration: most G3P is recycled to regenerate RuBP, so the cycle can continue.\n\n"
+    "Six turns of the cycle fix six molecules of carbon dioxide, enough for one molecule of glucose.",
+    "Cellular respiration\n\n"
+    "Cellular respiration releases the energy stored in glucose. Glycolysis happens in the cytoplasm and "
+    "splits glucose into two pyruvate molecules. The citric acid cycle and oxidative phosphorylation happen "
+    "in the mitochondria, where most of the ATP is made.",
+]
+
+
+def _require_browser() -> None:
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing (pip install -r requirements-dev.txt)"
+    if problem:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(problem)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free port with its own data dir; yields (url, time it was up)."""
+    _require_browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    data = tmp_path_factory.mktemp("browser-data")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "STORAGE_BACKEND", "USE_S3", "S3_BUCKET", "ADMIN_EMAILS", "APP_ENV"}}
+    env.update(DATA_DIR=str(data), AUTH_COOKIE_KEY=secrets.token_urlsafe(48),
+               EMBEDDER=os.environ.get("BROWSER_EMBEDDER") or "minilm", PYTHONUNBUFFERED="1")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (ARTIFACTS / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not come up; see {ARTIFACTS / 'server.log'}")
+            time.sleep(0.1)
+        yield url, time.monotonic()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') !== 'running'
+        && !document.querySelector('[data-stale="true"]');
+}"""
+
+
+def _settle(page, quiet_ms: int = 400) -> None:
+    """Wait until Streamlit has been idle (no run, no stale element) for quiet_ms: a rerun that a
+    run requests (st.rerun, a component value) starts a moment after the first run ends."""
+    deadline = time.monotonic() + SLOW_STEP / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if page.evaluate(IDLE_JS):
+            quiet_since = quiet_since or time.monotonic()
+            if (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
+                return
+        else:
+            quiet_since = None
+        page.wait_for_timeout(50)
+    raise AssertionError("the app did not become idle")
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_timeout(400)  # let Streamlit finish fading in the last elements
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_journey_register_to_cited_answer(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=STEP)
+    url, up_at = server
+    pdf = tmp_path / "biology-notes.pdf"
+    pdf.write_bytes(make_pdf(PAGES))
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(STEP)
+    login_button = page.get_by_test_id("stForm").get_by_role("button", name="Log in")
+
+    # 1. the login page, quickly, and nothing else: no navigation, and /chat shows the login page
+    started = time.monotonic()
+    page.goto(url)
+    _settle(page)
+    expect(login_button).to_be_visible()
+    done = time.monotonic()
+    # the first visitor of a fresh server pays for the first script run (imports, migrations);
+    # torch is not on this path (tests/test_app_gate.py checks that)
+    (ARTIFACTS / "timings.txt").write_text(
+        f"login page, first visitor: {done - started:.2f} s from navigation, {done - up_at:.2f} s from server up\n")
+    assert done - started < 15, f"the login page took {done - started:.1f} s"
+    expect(page.get_by_role("link", name="Chat")).to_have_count(0)
+    _shot(page, "01-login")
+    page.goto(url + "/chat")  # a logged-out visitor asking for a page gets "page not found" and the login page
+    _settle(page)
+    expect(page.get_by_text("Page not found")).to_be_visible()
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
+    _shot(page, "01b-logged-out-chat-url")
+    page.goto(url)
+    _settle(page)
+    expect(login_button).to_be_visible()
+
+    # 2. register (the authenticator's form, our password rules)
+    page.get_by_role("radio", name="Create account").click()
+    _settle(page)
+    page.get_by_label("First name (optional)").fill("Ada")
+    page.get_by_label("Last name (optional)").fill("Lovelace")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD)
+    page.get_by_test_id("stForm").get_by_role("button", name="Create account").click()
+    _settle(page)
+    expect(page.get_by_text(f"Account created for {EMAIL}")).to_be_visible()
+
+    # 3. a wrong password says so; the right one logs in
+    expect(page.get_by_label("Email")).to_have_value(EMAIL)
+    page.get_by_label("Password", exact=True).fill("not-my-password-1")
+    login_button.click()
+    _settle(page)
+    expect(page.get_by_text("Wrong email or password.")).to_be_visible()
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    login_button.click()
+    _settle(page)
+    expect(page.get_by_role("heading", name="Your classes")).to_be_visible()
+
+    # 4. create a class: its join code is shown
+    page.get_by_label("Class name").fill("Biology 101")
+    page.get_by_label("Description (optional)").fill("Cells, energy and photosynthesis")
+    page.get_by_role("button", name="Create class").click()
+    _settle(page)
+    expect(page.get_by_text("is ready. Share this join code")).to_be_visible()
+    code = page.get_by_test_id("stCode").first.inner_text().strip()
+    assert re.fullmatch(r"[A-Z2-9]{8}", code), code
+    _shot(page, "02-class-created")
+
+    # 5. upload a PDF: a status box per file, then ready, then listed
+    page.get_by_role("button", name="Documents").first.click()
+    _settle(page)
+    expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(pdf))
+    page.get_by_role("button", name="Upload and process").click()
+    _settle(page)
+    expect(page.get_by_text("biology-notes.pdf is ready").first).to_be_visible(timeout=SLOW_STEP)
+    expect(page.get_by_text("1 document", exact=False).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\bReady$")).filter(visible=True).first).to_be_visible()
+    _shot(page, "03-documents")
+
+    # 6. ask: an answer that cites a page, with the passage and a picture of that page
+    page.get_by_role("link", name="Chat").click()
+    _settle(page)
+    question = "Where does the Calvin cycle take place?"
+    page.get_by_test_id("stChatInputTextArea").fill(question)
+    page.keyboard.press("Enter")
+    _settle(page)
+    source = page.get_by_text(re.compile(r"\[1\] biology-notes\.pdf, p\. \d"))
+    expect(source).to_be_visible(timeout=SLOW_STEP)
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("[1]")
+    expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("stroma")
+    image = page.get_by_test_id("stImage").first
+    expect(image).to_be_visible()
+    expect(page.get_by_text(re.compile(r"biology-notes\.pdf, page \d"))).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 1560})  # the question, the answer and its page at once
+    _settle(page)
+    _shot(page, "04-chat-answer")
+    page.set_viewport_size({"width": 1280, "height": 1100})
+
+    # 7. reload: still logged in (the cookie), and the chat history is still there
+    page.reload()
+    _settle(page)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
+    expect(page.get_by_text(question)).to_be_visible()
+    expect(login_button).to_have_count(0)
+    _shot(page, "05-after-reload")
+
+    # 8. log out: back to the login page, and a reload does not log back in
+    page.get_by_role("button", name="Log out").first.click()
+    _settle(page)
+    expect(login_button).to_be_visible()
+    _shot(page, "05b-logged-out")
+    page.wait_for_timeout(1000)  # the cookie deletion runs in the browser component
+    page.reload()
+    _settle(page)
+    expect(login_button).to_be_visible()
+    expect(page.get_by_role("link", name="Chat")).to_have_count(0)
+    _shot(page, "06-logged-out")
+    context.close()

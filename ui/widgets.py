@@ -1,0 +1,74 @@
+"""Small pieces the pages share: the class picker, errors shown to users, formatting."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from core.errors import ClassGPTError
+from core.events import log_error
+from ui.state import CLASS_KEY, get_services, select_class
+
+if TYPE_CHECKING:
+    from core.services.actors import Actor
+    from core.services.classes import ClassInfo
+
+ROLE_LABELS = {"instructor": "Instructor", "student": "Student", "legacy": "Shared", "operator": "Operator"}
+ROLE_COLORS = {"instructor": "violet", "student": "blue", "legacy": "gray", "operator": "orange"}
+
+
+@contextmanager
+def shown_errors(page: str) -> Iterator[None]:
+    """Turn a domain error into st.error, and anything else into a message with a reference id."""
+    try:
+        yield
+    except ClassGPTError as exc:
+        st.error(str(exc))
+    except Exception as exc:  # st.stop / st.rerun are BaseExceptions and pass through
+        ref = log_error("page_error", exc, page=page)
+        st.error(f"Something went wrong (reference {ref}). Try again; if it keeps happening, "
+                 "tell your administrator the reference.")
+
+
+def class_picker(actor: Actor, *, label: str = "Class") -> ClassInfo | None:
+    """A select box over the actor's classes, remembered across pages; None when there are none."""
+    classes = get_services().classes.list_for(actor)
+    if not classes:
+        return None
+    by_id = {c.id: c for c in classes}
+    current = st.session_state.get(CLASS_KEY)
+    if current not in by_id:
+        current = classes[0].id
+        select_class(current)
+    widget_key = "class_picker"
+    # the widget's own state is dropped on pages without it; seed it from the remembered class
+    st.session_state[widget_key] = current
+    chosen = st.selectbox(label, list(by_id), key=widget_key,
+                          format_func=lambda cid: f"{by_id[cid].name}  ·  {ROLE_LABELS[by_id[cid].role]}",
+                          on_change=lambda: select_class(st.session_state[widget_key]))
+    return by_id[chosen]
+
+
+def role_badge(role: str) -> None:
+    st.badge(ROLE_LABELS.get(role, role), color=ROLE_COLORS.get(role, "gray"))
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def when(dt: datetime | None) -> str:
+    """A short local-looking timestamp (UTC: the server does not know the viewer's zone)."""
+    if dt is None:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M UTC")
