@@ -82,3 +82,12 @@ def test_a_second_instance_never_serves_a_stale_index(settings, instructor, klas
     assert b.chat.ask(instructor, klass.id, "What are ribosomes?").found
     a.documents.delete(instructor, res.document_id)
     assert not b.chat.ask(instructor, klass.id, "What are ribosomes?").found
+
+
+def test_headings_are_not_quoted_as_sentences(services, instructor):
+    info = services.classes.create(instructor, "Plants")
+    page = "The Calvin cycle\n\nThe Calvin cycle takes place in the stroma of the chloroplast. It fixes carbon dioxide."
+    assert services.documents.upload(instructor, info.id, "plants.pdf", make_pdf([page])).ok
+    answer = services.chat.ask(instructor, info.id, "Where does the Calvin cycle take place?")
+    assert answer.found
+    assert answer.text.startswith("The Calvin cycle takes place in the stroma")

@@ -73,6 +73,12 @@ class Message:
     created_at: datetime
 
 
+def _is_statement(sentence: str) -> bool:
+    """A sentence worth quoting, not a slide heading or a label ("The Calvin cycle")."""
+    words = len(sentence.split())
+    return words >= 4 and (sentence.rstrip()[-1:] in ".!?;:)\"'”" or words >= 8)
+
+
 class ChatService:
     def __init__(self, db: Database, index_cache: IndexCache, embedder_factory: Callable[[], Embedder],
                  settings: Settings):
@@ -133,7 +139,7 @@ class ChatService:
         candidates: list[tuple[int, int, str]] = []  # (source n, position, sentence)
         for src in sources[:COMPOSE_FROM]:
             for pos, sentence in enumerate(split_sentences(src.text)[:MAX_SENTENCES_PER_SOURCE]):
-                if len(sentence.split()) >= 3:
+                if _is_statement(sentence):
                     candidates.append((src.n, pos, sentence))
         if not candidates:
             return f"{sources[0].text.strip()} [{sources[0].n}]"
