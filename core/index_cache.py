@@ -10,13 +10,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 
 from core.database import Database
 from core.models import Chunk, Class, Document
-from core.retrieval import HybridIndex
+
+if TYPE_CHECKING:  # FAISS and bm25s load on the first search, not on the login page's path
+    from core.retrieval import HybridIndex
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class IndexCache:
             return self._build_locks.setdefault(class_id, threading.Lock())
 
     def _build(self, class_id: int) -> ClassIndex:
+        from core.retrieval import HybridIndex
+
         # version and chunks are read in one transaction so they describe the same state
         with self.db.transaction() as s:
             version = s.scalar(select(Class.index_version).where(Class.id == class_id))

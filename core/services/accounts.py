@@ -1,6 +1,7 @@
 """Accounts: register, authenticate, change password. bcrypt through the `bcrypt` library."""
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -65,9 +66,12 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-# Checked against when the email is unknown, so a wrong email costs as long as a wrong password
-# and response time does not reveal which emails have accounts.
-_DUMMY_HASH = hash_password("dummy-password-for-timing-1")
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so a wrong email costs as long as a wrong
+    password and response time does not reveal which emails have accounts. Made on first use:
+    a bcrypt hash at import would slow the login page's first paint."""
+    return hash_password("dummy-password-for-timing-1")
 
 
 def _info(user: User, settings: Settings) -> UserInfo:
@@ -106,7 +110,7 @@ class AccountService:
         with self.db.transaction() as s:
             user = s.scalar(select(User).where(User.email == email))
             if user is None:
-                verify_password(password, _DUMMY_HASH)
+                verify_password(password, _dummy_hash())
                 log_event("login_failed", user=email, reason="unknown email")
                 raise AuthError("Wrong email or password.")
             now = datetime.now(timezone.utc)

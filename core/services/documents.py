@@ -17,13 +17,11 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.chunking import chunk_pages
 from core.config import Settings
 from core.database import Database
 from core.embeddings import Embedder
 from core.events import log_event
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
-from core.extract import extract
 from core.models import Chunk, Class, Document, IngestFailure, User
 from core.services.actors import Actor
 from core.services.permissions import require_instructor, require_reader
@@ -125,6 +123,10 @@ class DocumentService:
         return result
 
     def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
+        # pdfium and the chunker load with the first upload, not on the login page's path
+        from core.chunking import chunk_pages
+        from core.extract import extract
+
         progress("checking", 0.0)
         digest = hashlib.sha256(data).hexdigest()
         duplicate = self._find_duplicate(class_id, digest)
