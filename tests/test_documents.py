@@ -137,3 +137,32 @@ def test_failures_are_recorded_per_class(services, instructor, klass):
     services.documents.upload(instructor, klass.id, "x.xyz", b"data")
     with services.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(IngestFailure)) == 1
+
+
+def test_a_row_abandoned_in_processing_does_not_block_a_new_upload(services, instructor, klass):
+    """A process that died mid-ingest leaves a `processing` row; the same file uploaded again
+    later replaces it instead of being reported as a duplicate forever."""
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+
+    from core.services.documents import STALE_PROCESSING
+
+    pdf = make_pdf(["Ribosomes synthesise proteins."])
+    with services.db.transaction() as s:
+        s.add(Document(class_id=klass.id, filename="a.pdf", content_type="application/pdf", size_bytes=len(pdf),
+                       sha256=hashlib.sha256(pdf).hexdigest(), storage_key="", status="processing",
+                       created_at=datetime.now(timezone.utc) - STALE_PROCESSING - timedelta(minutes=1)))
+    res = services.documents.upload(instructor, klass.id, "a.pdf", pdf)
+    assert res.ok and not res.deduplicated
+    assert [d.status for d in services.documents.list(instructor, klass.id)] == ["ready"]
+
+
+def test_a_recent_processing_row_is_reported_not_replaced(services, instructor, klass):
+    import hashlib
+
+    pdf = make_pdf(["Ribosomes synthesise proteins."])
+    with services.db.transaction() as s:
+        s.add(Document(class_id=klass.id, filename="a.pdf", content_type="application/pdf", size_bytes=len(pdf),
+                       sha256=hashlib.sha256(pdf).hexdigest(), storage_key="", status="processing"))
+    res = services.documents.upload(instructor, klass.id, "a.pdf", pdf)
+    assert res.deduplicated and res.status == "processing" and "being processed" in res.error

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -30,6 +30,7 @@ from core.storage import FileStore, StoreResolver
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
+STALE_PROCESSING = timedelta(minutes=30)  # far longer than any ingest: such a row's process died
 EMBED_GROUP = 256  # chunks per embedder call: large enough to batch well, small enough to report progress
 
 
@@ -83,6 +84,15 @@ def _safe_filename(filename: str) -> str:
 
 def _no_progress(stage: str, fraction: float) -> None:
     pass
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
 
 
 class DocumentService:
@@ -191,11 +201,11 @@ class DocumentService:
                      0.1 + 0.85 * min(1.0, (start + EMBED_GROUP) / len(texts)))
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
-    def _undo(self, doc_id: int, key: str | None) -> None:
+    def _undo(self, doc_id: int, key: str | None, store: FileStore | None = None) -> None:
         """Remove every trace of a failed ingest; each step runs even if another fails."""
         if key is not None:
             try:
-                self.store.delete(key)
+                (store or self.store).delete(key)
             except StorageUnavailable:
                 log.error("could not remove %s after a failed ingest; `storage check --fix` will", key)
         try:
@@ -210,9 +220,18 @@ class DocumentService:
             existing = s.scalar(select(Document).where(Document.class_id == class_id, Document.sha256 == digest))
             if existing is None:
                 return None
-            return IngestResult(existing.filename, "ready" if existing.status == "ready" else existing.status,
-                                existing.id, pages=existing.page_count, chunks=existing.chunk_count,
-                                deduplicated=True)
+            abandoned = existing.status == "processing" and _aware(existing.created_at) < _utcnow() - STALE_PROCESSING
+            doc_id, key, backend = existing.id, existing.storage_key, existing.storage_backend
+            busy = None if existing.status == "ready" else (
+                f"{existing.filename}: the same file is being processed right now; it appears when ready.")
+            result = IngestResult(existing.filename, existing.status, existing.id, error=busy,
+                                  pages=existing.page_count, chunks=existing.chunk_count, deduplicated=True)
+        if abandoned:
+            # a process died mid-ingest long ago: clear its leftovers so this upload can proceed
+            log.warning("removing document %s, left in processing since a crash", doc_id)
+            self._undo(doc_id, key or None, self.stores(backend))
+            return None
+        return result
 
     def _record_failure(self, actor: Actor, class_id: int, filename: str, error: str) -> None:
         try:
