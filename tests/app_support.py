@@ -66,6 +66,16 @@ def svc(app_env):
     return get_services()
 
 
+@pytest.fixture
+def setup(svc):
+    """An instructor's class "Biology 101" with one enrolled student: (prof, student, class)."""
+    prof = svc.accounts.register("prof@example.edu", PASSWORD, "Prof").actor()
+    stu = svc.accounts.register("stu@example.edu", PASSWORD, "Stu").actor()
+    klass = svc.classes.create(prof, "Biology 101")
+    svc.classes.join(stu, klass.join_code)
+    return prof, stu, klass
+
+
 def new_app(entry: Path) -> AppTest:
     return AppTest.from_file(str(entry), default_timeout=TIMEOUT)
 

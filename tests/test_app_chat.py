@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.services.chat import NOT_FOUND
-from tests.app_support import PASSWORD, app_env, logged_in, svc, texts  # noqa: F401
+from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, texts  # noqa: F401
 from tests.factories import make_pdf
 
 NOTES = make_pdf([
@@ -12,14 +12,6 @@ NOTES = make_pdf([
     "The Calvin cycle takes place in the stroma of the chloroplast and fixes carbon dioxide into sugars.",
 ])
 
-
-@pytest.fixture
-def setup(svc):
-    prof = svc.accounts.register("prof@example.edu", PASSWORD, "Prof").actor()
-    stu = svc.accounts.register("stu@example.edu", PASSWORD, "Stu").actor()
-    klass = svc.classes.create(prof, "Biology 101")
-    svc.classes.join(stu, klass.join_code)
-    return prof, stu, klass
 
 
 def _ask(at, question):

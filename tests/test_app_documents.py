@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_support import PASSWORD, app_env, logged_in, svc, texts  # noqa: F401
+from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, texts  # noqa: F401
 from tests.factories import corrupt_pdf, make_pdf
 
 PDF = "application/pdf"
 
-
-@pytest.fixture
-def setup(svc):
-    prof = svc.accounts.register("prof@example.edu", PASSWORD, "Prof").actor()
-    stu = svc.accounts.register("stu@example.edu", PASSWORD, "Stu").actor()
-    klass = svc.classes.create(prof, "Biology 101")
-    svc.classes.join(stu, klass.join_code)
-    return prof, stu, klass
 
 
 def test_empty_class_tells_the_instructor_to_upload(app_env, setup):
