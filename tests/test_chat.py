@@ -91,3 +91,18 @@ def test_headings_are_not_quoted_as_sentences(services, instructor):
     answer = services.chat.ask(instructor, info.id, "Where does the Calvin cycle take place?")
     assert answer.found
     assert answer.text.startswith("The Calvin cycle takes place in the stroma")
+
+
+@pytest.mark.model
+def test_real_model_end_to_end(tmp_path):
+    """The packaged all-MiniLM-L6-v2, offline: ingest a PDF, ask, get the right page cited;
+    an unrelated question is recognised as such by the real relevance threshold."""
+    from core.config import Settings
+    from core.services.actors import SYSTEM
+
+    svc = build_services(Settings(data_dir=tmp_path, embedder="minilm"))
+    klass = svc.classes.create(SYSTEM, "Biology")
+    assert svc.documents.upload(SYSTEM, klass.id, "lecture3.pdf", make_pdf(LECTURE)).ok
+    answer = svc.chat.ask(SYSTEM, klass.id, "Which organelle produces ATP?")
+    assert answer.found and answer.citations[0].page == 2 and "ATP" in answer.text
+    assert not svc.chat.ask(SYSTEM, klass.id, "Who won the 1998 football world cup final?").found
