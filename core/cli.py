@@ -108,7 +108,8 @@ def cmd_ingest(args, settings: Settings) -> int:
         result = services.documents.upload(actor, args.class_id, p.name, data)
         if result.ok:
             note = " (already uploaded; not duplicated)" if result.deduplicated else ""
-            print(f"ok      {p.name}: document {result.document_id}, {result.pages} pages, "
+            pages = f"{result.pages} pages, " if result.pages else ""
+            print(f"ok      {p.name}: document {result.document_id}, {pages}"
                   f"{result.chunks} chunks, {result.seconds:.1f}s{note}")
         else:
             failed += 1
@@ -126,8 +127,9 @@ def cmd_ask(args, settings: Settings) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            snippet = " ".join(c.text.split())[:160]
-            print(f"  [{c.n}] {c.label}  (score {c.score:.2f})  {snippet}…")
+            text = " ".join(c.text.split())
+            snippet = text if len(text) <= 160 else text[:159] + "…"
+            print(f"  [{c.n}] {c.label}  (score {c.score:.2f})  {snippet}")
     return 0
 
 

@@ -48,6 +48,9 @@ def _load_model():
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                # no download progress bars on stderr: the weights come from site-packages
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 # Idle OpenMP workers sleep instead of spinning: on a shared or busy host a
                 # spinning 2-thread team made one query embedding ~10x slower (measured).
                 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
