@@ -37,7 +37,7 @@ def show_sources(citations, key: str, eager: bool) -> None:
         expander = st.expander(f"[{c.n}] {c.label}", icon=":material/description:", key=f"{key}_{c.n}",
                                on_change="rerun", expanded=eager and c.n == 1)
         with expander:
-            st.markdown("> " + c.text.strip().replace("\n", "\n> "))
+            st.markdown("> " + c.text.strip().replace("\n", "  \n> "))  # keep the line breaks: headings stay apart
             if c.page and (expander.open or (eager and c.n == 1)):
                 try:
                     png = page_image(actor, str(actor.user_id), c.document_id, c.page)
