@@ -48,6 +48,8 @@ class BackupError(ClassGPTError):
 
 # ---- column kinds and their encodings -----------------------------------------------------------
 def column_kind(type_: sa.types.TypeEngine) -> str:
+    if isinstance(type_, sa.types.TypeDecorator):  # e.g. the models' UTCDateTime: encode as what it wraps
+        type_ = type_.impl_instance
     if isinstance(type_, sa.Uuid):
         return "uuid"
     if isinstance(type_, sa.DateTime):
@@ -150,8 +152,9 @@ def backup(engine: Engine, out: Path, store_for: Callable[[str], Any] | None = N
            verify_files: bool = True) -> dict:
     """Write a backup of the database behind `engine` to `out` (a directory, or *.tar.gz).
 
-    `store_for(backend)` returns the file store for a backend name; with it, each document's
-    stored object is checked (present, and its sha256 matches when `verify_files`).
+    `store_for(backend)` returns the file store for a backend name (a StoreResolver reuses each
+    store); with it, each document's stored object is checked (present, and its sha256 matches
+    when `verify_files`).
     Returns the manifest.
     """
     out = Path(out)
@@ -221,16 +224,14 @@ def current_revision_on(conn: sa.Connection) -> str | None:
 
 def file_manifest(documents: list[dict], store_for, verify: bool) -> dict:
     """Each document's stored object: what it must be, and whether the store has it intact."""
-    entries, stores = [], {}
+    entries = []
     for doc in documents:
         backend = doc.get("storage_backend") or "local"
         entry = {"document_id": doc["id"], "storage_key": doc["storage_key"], "backend": backend,
                  "size": doc["size_bytes"], "sha256": doc["sha256"], "present": None, "matches": None}
         if store_for is not None:
             try:
-                if backend not in stores:
-                    stores[backend] = store_for(backend)
-                entry.update(_check_object(stores[backend], doc, verify))
+                entry.update(_check_object(store_for(backend), doc, verify))
             except ClassGPTError as exc:
                 entry["error"] = str(exc)
         entries.append(entry)

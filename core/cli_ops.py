@@ -59,9 +59,9 @@ def _engine(settings: Settings):
 
 
 def _store_for(settings: Settings):
-    from core.storage import make_file_store
+    from core.storage import StoreResolver
 
-    return lambda backend: make_file_store(settings, backend)
+    return StoreResolver(settings)
 
 
 def cmd_backup(args, settings: Settings) -> int:

@@ -15,7 +15,7 @@ from core.config import Settings
 from core.database import Database
 from core.errors import NotFound, StorageUnavailable, ValidationError
 from core.models import Document
-from core.storage import FileStore, make_file_store
+from core.storage import FileStore, StoreResolver
 
 DOCUMENTS_PREFIX = "classes/"
 BACKENDS = ("local", "s3")
@@ -110,13 +110,7 @@ def migrate(db: Database, settings: Settings, to: str, progress: MigrateProgress
     """
     if to not in BACKENDS:
         raise ValidationError(f"unknown storage backend {to!r}: choose one of {', '.join(BACKENDS)}")
-    stores = dict(stores or {})
-
-    def store_for(backend: str) -> FileStore:
-        if backend not in stores:
-            stores[backend] = make_file_store(settings, backend)
-        return stores[backend]
-
+    store_for = StoreResolver(settings, stores)
     target = store_for(to)
     with db.transaction() as s:
         rows = s.execute(

@@ -69,6 +69,4 @@ def when(dt: datetime | None) -> str:
     """A short local-looking timestamp (UTC: the server does not know the viewer's zone)."""
     if dt is None:
         return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M UTC")

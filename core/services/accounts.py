@@ -114,8 +114,7 @@ class AccountService:
                 log_event("login_failed", user=email, reason="unknown email")
                 raise AuthError("Wrong email or password.")
             now = datetime.now(timezone.utc)
-            locked_until = _aware(user.locked_until)
-            if locked_until and locked_until > now:
+            if user.locked_until and user.locked_until > now:
                 raise AuthError("Too many failed attempts: this account is locked for a few minutes.")
             if not verify_password(password, user.password_hash):
                 user.failed_logins += 1
@@ -171,9 +170,3 @@ class AccountService:
         with self.db.transaction() as s:
             return s.scalar(select(func.count()).select_from(User)) or 0
 
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they were stored as UTC
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -22,7 +22,7 @@ from core.database import Database
 from core.embeddings import Embedder
 from core.events import log_event
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
-from core.models import Chunk, Class, Document, IngestFailure, User
+from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
 from core.services.actors import Actor
 from core.services.permissions import require_instructor, require_reader
 from core.storage import FileStore, StoreResolver
@@ -86,21 +86,12 @@ def _no_progress(stage: str, fraction: float) -> None:
     pass
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-
-
 class DocumentService:
     def __init__(self, db: Database, store: FileStore, embedder_factory: Callable[[], Embedder],
                  settings: Settings, on_index_change: Callable[[int], None] | None = None):
         self.db = db
         self.store = store
-        self.stores = StoreResolver(settings, store)
+        self.stores = StoreResolver(settings, {store.backend: store})
         self._embedder_factory = embedder_factory
         self.settings = settings
         self._on_index_change = on_index_change or (lambda class_id: None)
@@ -220,7 +211,7 @@ class DocumentService:
             existing = s.scalar(select(Document).where(Document.class_id == class_id, Document.sha256 == digest))
             if existing is None:
                 return None
-            abandoned = existing.status == "processing" and _aware(existing.created_at) < _utcnow() - STALE_PROCESSING
+            abandoned = existing.status == "processing" and existing.created_at < utcnow() - STALE_PROCESSING
             doc_id, key, backend = existing.id, existing.storage_key, existing.storage_backend
             busy = None if existing.status == "ready" else (
                 f"{existing.filename}: the same file is being processed right now; it appears when ready.")

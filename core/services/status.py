@@ -91,7 +91,7 @@ def recent_ingest_failures(services, hours: int = 24, limit: int = RECENT_FAILUR
 
 
 def _iso(dt: datetime) -> str:
-    return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).isoformat(timespec="seconds")
+    return dt.isoformat(timespec="seconds")  # aware UTC: the models' UTCDateTime
 
 
 def _section(fn: Callable[[], dict]) -> dict:

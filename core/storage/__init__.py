@@ -1,6 +1,7 @@
 """File stores: where the original uploaded bytes live (local disk or S3)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -45,13 +46,13 @@ def make_file_store(settings: "Settings", backend: str | None = None) -> FileSto
 
 
 class StoreResolver:
-    """The configured store, plus the other backend on demand: rows record which store holds
-    their file, so reads and deletes still work while `storage migrate` is half-way."""
+    """One store per backend, built on first request and reused. Rows record which store holds
+    their file, so reads, deletes, backups and `storage migrate` work while files sit on both;
+    `known` stores by backend (the configured one, or test doubles) are used as given."""
 
-    def __init__(self, settings: "Settings", primary: FileStore):
+    def __init__(self, settings: "Settings", known: Mapping[str, FileStore] | None = None):
         self.settings = settings
-        self.primary = primary
-        self._stores: dict[str, FileStore] = {primary.backend: primary}
+        self._stores: dict[str, FileStore] = dict(known or {})
 
     def __call__(self, backend: str) -> FileStore:
         if backend not in self._stores:
