@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ClassGPTError
-from core.pdf_render import render_page_png
+from core.ingest.render import render_page_png
 from ui.state import get_services, page_path, require_actor
 from ui.widgets import class_picker
 

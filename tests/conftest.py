@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.config import Settings
-from core.embeddings import FakeEmbedder
+from core.search.embeddings import FakeEmbedder
 
 pytest_plugins = ["tests.fixtures_s3"]
 

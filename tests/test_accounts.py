@@ -67,7 +67,7 @@ def test_change_password(services, fast_bcrypt):
 
 
 def test_admins_come_from_admin_emails(settings, fast_bcrypt):
-    from core.embeddings import FakeEmbedder
+    from core.search.embeddings import FakeEmbedder
     from core.services import build_services
 
     svc = build_services(settings.model_copy(update={"admin_emails": "Boss@Example.edu, other@x.org"}),

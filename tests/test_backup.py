@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from core import backup as bk
+from core.ops import backup as bk
 from core.config import Settings
 from core.database import current_revision, head_revision, make_engine, upgrade
 from core.models import ChatMessage, Chunk, Document, User
@@ -155,7 +155,7 @@ def test_backup_of_an_older_schema_restores_at_that_revision(tmp_path):
 
 @pytest.mark.skipif(not PG_BASE, reason="TEST_DATABASE_URL is not set: PostgreSQL runs are skipped")
 def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path, request, fast_bcrypt):
-    from core.embeddings import FakeEmbedder
+    from core.search.embeddings import FakeEmbedder
     from core.services import build_services
 
     sqlite_settings = Settings(app_env="test", data_dir=tmp_path / "data", embedder="fake",
@@ -194,7 +194,7 @@ def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path, request, fast
 
 # ---- the command line ------------------------------------------------------------------------------
 def run_cli(argv: list[str], settings: Settings) -> int:
-    from core import cli_ops
+    from core.cli import ops as cli_ops
 
     parser = argparse.ArgumentParser()
     cli_ops.register(parser.add_subparsers(dest="command", required=True))
@@ -218,10 +218,10 @@ def test_cli_backup_and_restore(services, settings, instructor, student, tmp_pat
 
 
 def test_cli_restore_refusal_is_a_one_line_error(services, settings, instructor, tmp_path, monkeypatch, capsys):
-    from core import cli
+    from core.cli import main as cli
 
     if "restore" not in cli.build_parser().format_help():
-        pytest.skip("core.cli does not register core.cli_ops yet")
+        pytest.skip("core.cli does not register core.cli.ops yet")
     services.classes.create(instructor, "C", "")
     out = tmp_path / "b.tar.gz"
     bk.backup(services.db.engine, out)
@@ -242,7 +242,7 @@ def test_cli_backup_exits_1_when_a_stored_file_is_missing(services, settings, in
 
 
 def test_backup_before_migrate(tmp_path, capsys):
-    from core.cli_ops import backup_before_migrate
+    from core.cli.ops import backup_before_migrate
 
     settings = Settings(app_env="test", data_dir=tmp_path, embedder="fake")
     assert backup_before_migrate(settings) is None  # no schema: nothing to protect

@@ -73,7 +73,7 @@ def test_latency_is_logged_for_monitoring(services, instructor, klass):
 def test_a_second_instance_never_serves_a_stale_index(settings, instructor, klass):
     """Two service stacks on one database stand for two app processes: the class's
     index_version tells each when its cached index is stale."""
-    from core.embeddings import FakeEmbedder
+    from core.search.embeddings import FakeEmbedder
 
     a = build_services(settings, embedder=FakeEmbedder())
     b = build_services(settings, embedder=FakeEmbedder())

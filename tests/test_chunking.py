@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from core.chunking import Chunk, chunk_pages
-from core.extract import Page
+from core.ingest.chunking import Chunk, chunk_pages
+from core.ingest.extract import Page
 
 
 def sentences(n, prefix="S", words=10):

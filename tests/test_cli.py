@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import build_parser, main
+from core.cli.main import build_parser, main
 from tests.factories import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent

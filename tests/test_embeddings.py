@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from core.embeddings import FakeEmbedder, MiniLMEmbedder, make_embedder
+from core.search.embeddings import FakeEmbedder, MiniLMEmbedder, make_embedder
 
 
 def test_fake_shapes_dtype_and_norm():
@@ -39,7 +39,7 @@ def test_factory():
 
 
 def test_import_does_not_load_torch():
-    code = "import sys, core.embeddings, core.retrieval; print('torch' in sys.modules)"
+    code = "import sys, core.search.embeddings, core.search.hybrid; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from core.embeddings import FakeEmbedder
-from core.eval_beir import format_beir, load_beir, ndcg_at_k, recall_at_k, run_beir
+from core.search.embeddings import FakeEmbedder
+from core.measure.eval_beir import format_beir, load_beir, ndcg_at_k, recall_at_k, run_beir
 
 
 def test_ndcg_graded_by_hand():

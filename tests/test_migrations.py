@@ -95,7 +95,7 @@ def test_models_match_the_migrations(engine):
 
 def test_services_upgrade_an_old_database_on_start(database_url, tmp_path):
     from core.config import Settings
-    from core.embeddings import FakeEmbedder
+    from core.search.embeddings import FakeEmbedder
     from core.services import build_services
 
     engine = make_engine(database_url)

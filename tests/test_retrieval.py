@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from core.embeddings import FakeEmbedder
-from core.retrieval import Fusion, Hit, HybridIndex, tokenize
+from core.search.embeddings import FakeEmbedder
+from core.search.hybrid import Fusion, Hit, HybridIndex, tokenize
 
 CORPUS = {
     10: "Photosynthesis converts light energy into chemical energy in chloroplasts.",
@@ -116,7 +116,7 @@ def test_length_mismatch_rejected():
 def test_bench_query_smoke():
     import json
 
-    from core.bench_query import bench_query, format_bench_query, synthetic_texts
+    from core.measure.bench_query import bench_query, format_bench_query, synthetic_texts
 
     assert synthetic_texts(3) == synthetic_texts(3)  # deterministic
     result = bench_query(sizes=(300,), n_queries=5, embedder=EMB)

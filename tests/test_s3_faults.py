@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.embeddings import FakeEmbedder
+from core.search.embeddings import FakeEmbedder
 from core.models import Chunk, Document
 from core.services import build_services
 from core.services.actors import SYSTEM
-from core.storage_ops import check
+from core.ops.storage import check
 from tests.fixtures_s3 import boto_client
 
 TEXT = ("Mitochondria produce ATP through cellular respiration. " * 400).encode()  # ~22 KB

@@ -115,7 +115,7 @@ def test_s3_storage_health_up_and_down(services, fault_moto_server, aws_credenti
 
 # ---- admins ----------------------------------------------------------------------------------------
 def test_admins_are_set_by_admin_emails(settings, fast_bcrypt):
-    from core.embeddings import FakeEmbedder
+    from core.search.embeddings import FakeEmbedder
     from core.services import build_services
 
     svc = build_services(settings.model_copy(update={"admin_emails": " Ops@Example.edu, boss@example.edu"}),

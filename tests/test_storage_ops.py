@@ -8,14 +8,14 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from core import cli_storage
-from core.embeddings import FakeEmbedder
+from core.cli import storage as cli_storage
+from core.search.embeddings import FakeEmbedder
 from core.errors import StorageUnavailable
 from core.models import Document
 from core.services import build_services
 from core.services.actors import SYSTEM
 from core.storage import make_file_store
-from core.storage_ops import check, format_check, format_migration, migrate
+from core.ops.storage import check, format_check, format_migration, migrate
 
 TEXTS = {
     "photosynthesis.txt": "Photosynthesis converts light energy into chemical energy inside chloroplasts. " * 5,
@@ -243,7 +243,7 @@ def test_missing_source_fails_that_document_only(local_docs):
 
 
 def test_cli_help_and_subprocess_run(s3_settings, tmp_path, capsys):
-    from core.cli import build_parser
+    from core.cli.main import build_parser
 
     for command, expected in ((["storage", "migrate"], ["--to {local,s3}", "SHA-256"]), (["storage", "check"], ["--fix"])):
         with pytest.raises(SystemExit):

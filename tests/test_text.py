@@ -1,6 +1,6 @@
 import time
 
-from core.text import normalize_whitespace, split_sentences
+from core.ingest.text import normalize_whitespace, split_sentences
 
 
 def test_splits_plain_sentences():

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from core.config import Settings
 from core.database import Database
-from core.embeddings import Embedder, make_embedder
-from core.index_cache import IndexCache
+from core.search.embeddings import Embedder, make_embedder
+from core.search.cache import IndexCache
 from core.services.accounts import AccountService
 from core.services.chat import ChatService
 from core.services.classes import ClassService

@@ -13,14 +13,14 @@ from sqlalchemy import delete, func, select
 
 from core.config import Settings
 from core.database import Database
-from core.embeddings import Embedder
+from core.search.embeddings import Embedder
 from core.events import log_event
 from core.errors import ValidationError
-from core.index_cache import ClassIndex, IndexCache
+from core.search.cache import ClassIndex, IndexCache
 from core.models import ChatMessage, QueryLog
 from core.services.actors import Actor
 from core.services.permissions import require_reader
-from core.text import split_sentences
+from core.ingest.text import split_sentences
 
 MAX_QUESTION_CHARS = 2000
 TOP_K = 6  # passages retrieved
@@ -88,7 +88,7 @@ def _lexical_shortlist(question: str, candidates: list[tuple[int, int, str]], si
     ties keep the better-ranked passage. Order within the result is the candidates' order."""
     if len(candidates) <= size:
         return candidates
-    from core.retrieval import tokenize
+    from core.search.hybrid import tokenize
 
     query_terms = set(tokenize([question])[0])
     term_sets = [set(t) for t in tokenize([c[2] for c in candidates])]

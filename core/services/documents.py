@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.database import Database
-from core.embeddings import Embedder
+from core.search.embeddings import Embedder
 from core.events import log_event
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
 from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
@@ -125,8 +125,8 @@ class DocumentService:
 
     def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
         # pdfium and the chunker load with the first upload, not on the login page's path
-        from core.chunking import chunk_pages
-        from core.extract import extract
+        from core.ingest.chunking import chunk_pages
+        from core.ingest.extract import extract
 
         progress("checking", 0.0)
         digest = hashlib.sha256(data).hexdigest()

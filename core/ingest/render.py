@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from core.errors import NotFound, ValidationError
-from core.pdfium_lock import open_pdf
+from core.ingest.pdf import open_pdf
 
 MAX_WIDTH_PX = 4000
 

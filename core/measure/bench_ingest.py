@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core.config import Settings
-from core.extract import SUPPORTED, extract
+from core.ingest.extract import SUPPORTED, extract
 
 TARGET_RATIO = 0.8
 

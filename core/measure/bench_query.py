@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from core.embeddings import DIM, Embedder, make_embedder
-from core.retrieval import HybridIndex
+from core.search.embeddings import DIM, Embedder, make_embedder
+from core.search.hybrid import HybridIndex
 
 _SYLLABLES = ("ba be bi bo bu ca ce ci co cu da de di do du fa fe fi fo ga ge gi go "
               "ha he hi ho la le li lo lu ma me mi mo mu na ne ni no nu pa pe pi po pu "

@@ -1,4 +1,4 @@
-"""`python -m core storage check|migrate`: parse options, call core.storage_ops, print, exit code.
+"""`python -m core storage check|migrate`: parse options, call core.ops.storage, print, exit code.
 
 Exit codes: 0 all good; 1 problems found (check) or documents not moved (migrate);
 2 the command could not run (store unreachable, bad configuration).
@@ -13,7 +13,7 @@ from core.config import Settings
 from core.database import Database
 from core.errors import ClassGPTError
 from core.storage import make_file_store
-from core.storage_ops import BACKENDS, check, format_check, format_migration, migrate
+from core.ops.storage import BACKENDS, check, format_check, format_migration, migrate
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Run the storage commands on their own (`python -m core.cli_storage storage check`)."""
+    """Run the storage commands on their own (`python -m core.cli.storage storage check`)."""
     parser = argparse.ArgumentParser(prog="python -m core")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""`python -m core backup|restore|health`: operator commands around core.backup and the status checks.
+"""`python -m core backup|restore|health`: operator commands around core.ops.backup and the status checks.
 
 Exit codes: 0 done (health: healthy); 1 done with problems (backup: stored files missing or
 changed; health: something down); 2 could not run (bad target, damaged backup, bad settings).
@@ -65,7 +65,7 @@ def _store_for(settings: Settings):
 
 
 def cmd_backup(args, settings: Settings) -> int:
-    from core.backup import backup
+    from core.ops.backup import backup
 
     engine = _engine(settings)
     try:
@@ -91,7 +91,7 @@ def cmd_backup(args, settings: Settings) -> int:
 
 
 def cmd_restore(args, settings: Settings) -> int:
-    from core.backup import restore
+    from core.ops.backup import restore
 
     engine = _engine(settings)
     try:
@@ -122,7 +122,7 @@ def backup_before_migrate(settings: Settings, target: str = "head") -> Path | No
     protect (no schema yet, or already at the target). The archive goes to DATA_DIR/backups and,
     when files live in S3, a copy to the bucket under backups/ (a release machine's disk is
     thrown away after the migration)."""
-    from core.backup import backup, default_backup_name
+    from core.ops.backup import backup, default_backup_name
     from core.database import current_revision, head_revision
 
     engine = _engine(settings)

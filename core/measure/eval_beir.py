@@ -15,8 +15,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from core.embeddings import Embedder, make_embedder
-from core.retrieval import HybridIndex
+from core.search.embeddings import Embedder, make_embedder
+from core.search.hybrid import HybridIndex
 
 MODES = ("dense", "bm25", "fused")
 DEPTH = 100  # ranking depth: Recall@100 needs 100 results per query

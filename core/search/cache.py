@@ -19,7 +19,7 @@ from core.database import Database
 from core.models import Chunk, Class, Document
 
 if TYPE_CHECKING:  # FAISS and bm25s load on the first search, not on the login page's path
-    from core.retrieval import HybridIndex
+    from core.search.hybrid import HybridIndex
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class IndexCache:
             return self._build_locks.setdefault(class_id, threading.Lock())
 
     def _build(self, class_id: int) -> ClassIndex:
-        from core.retrieval import HybridIndex
+        from core.search.hybrid import HybridIndex
 
         # version and chunks are read in one transaction so they describe the same state
         with self.db.transaction() as s:

@@ -39,7 +39,7 @@ def cmd_migrate(args, settings: Settings) -> int:
     from core.database import current_revision, downgrade, head_revision, make_engine, upgrade
 
     if not args.no_backup:
-        from core.cli_ops import backup_before_migrate
+        from core.cli.ops import backup_before_migrate
 
         taken = backup_before_migrate(settings, args.downgrade or "head")
         if taken:
@@ -152,8 +152,8 @@ def cmd_documents(args, settings: Settings) -> int:
 
 
 def cmd_eval_beir(args, settings: Settings) -> int:
-    from core.embeddings import make_embedder
-    from core.eval_beir import format_beir, run_beir
+    from core.search.embeddings import make_embedder
+    from core.measure.eval_beir import format_beir, run_beir
 
     result = run_beir(Path(args.directory), split=args.split, embedder=make_embedder(settings.embedder),
                       progress=None if args.json else _stderr_progress)
@@ -162,7 +162,7 @@ def cmd_eval_beir(args, settings: Settings) -> int:
 
 
 def cmd_eval_squad(args, settings: Settings) -> int:
-    from core.eval_squad import format_squad, run_squad
+    from core.measure.eval_squad import format_squad, run_squad
 
     result = run_squad(Path(args.directory), settings, limit=args.limit,
                        progress=None if args.json else _stderr_progress)
@@ -171,7 +171,7 @@ def cmd_eval_squad(args, settings: Settings) -> int:
 
 
 def cmd_bench_ingest(args, settings: Settings) -> int:
-    from core.bench_ingest import bench_ingest, format_bench_ingest
+    from core.measure.bench_ingest import bench_ingest, format_bench_ingest
 
     result = bench_ingest([Path(f) for f in args.files], settings)
     _print_json(result) if args.json else print(format_bench_ingest(result))
@@ -179,8 +179,8 @@ def cmd_bench_ingest(args, settings: Settings) -> int:
 
 
 def cmd_bench_query(args, settings: Settings) -> int:
-    from core.bench_query import bench_query, format_bench_query
-    from core.embeddings import make_embedder
+    from core.measure.bench_query import bench_query, format_bench_query
+    from core.search.embeddings import make_embedder
 
     sizes = tuple(int(s) for s in args.sizes.split(","))
     result = bench_query(sizes=sizes, n_queries=args.queries, embedder=make_embedder(settings.embedder))
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub) -> None:
     """Command groups that live in their own modules."""
-    from core import cli_ops, cli_storage
+    from core.cli import ops as cli_ops, storage as cli_storage
 
     cli_storage.register(sub)
     cli_ops.register(sub)

@@ -14,8 +14,8 @@ from pathlib import PurePosixPath
 import pypdfium2 as pdfium
 
 from core.errors import CorruptPDF, EmptyFile, FileTooLarge, NoExtractableText, UnsupportedType
-from core.pdfium_lock import open_pdf
-from core.text import normalize_whitespace
+from core.ingest.pdf import open_pdf
+from core.ingest.text import normalize_whitespace
 
 PDF = "application/pdf"
 SUPPORTED = {".pdf": PDF, ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
