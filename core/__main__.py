@@ -1,3 +1,3 @@
-from core.cli.main import main
+from core.cli import main
 
 raise SystemExit(main())

@@ -45,10 +45,6 @@ class Settings(BaseSettings):
     chunk_words: int = 180
     chunk_overlap_words: int = 30
 
-    llm_base_url: str = ""
-    llm_api_key: str = ""
-    llm_model: str = ""
-
     # explicit operator overrides of the production safety checks
     allow_sqlite_in_production: bool = False
     allow_local_storage_in_production: bool = False

@@ -6,8 +6,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import SchemaNotCurrent
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -59,16 +61,42 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return revision_on(conn)
+
+
+def revision_on(conn: Connection) -> str | None:
+    """The schema revision as seen inside this connection's transaction (None: no schema yet)."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def is_older(revision: str, than: str) -> bool:
+    """Whether `revision` comes before `than` in the migration history."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return any(rev.revision == revision for rev in script.iterate_revisions(than, "base")) and revision != than
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is not this code's: only `migrate` changes it."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        raise SchemaNotCurrent(f"The database at {where} has no ClassGPT schema yet: "
+                               "run `python -m core migrate` first.")
+    raise SchemaNotCurrent(f"The database at {where} is at schema revision {current}, and this code needs "
+                           f"{head}: run `python -m core migrate` (it takes a backup first).")
 
 
 class Database:
@@ -79,7 +107,7 @@ class Database:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, migrate: bool = True) -> "Database":
+    def from_url(cls, url: str, migrate: bool = False) -> "Database":
         engine = make_engine(url)
         if migrate:
             upgrade(engine)

@@ -59,3 +59,7 @@ class StorageUnavailable(ClassGPTError):
 
 class ConfigError(ClassGPTError):
     """A setting is missing or unsafe for the environment it runs in."""
+
+
+class SchemaNotCurrent(ClassGPTError):
+    """The database's schema is not the one this code was written for: `python -m core migrate`."""

@@ -18,7 +18,7 @@ with st.container(border=True):
 if st.session_state.pop("classgpt_password_changed", False):
     st.success("Password changed. Use the new one next time you log in.")
 st.caption(f"New passwords: {auth.PASSWORD_RULES}")
-if auth.reset_password_form(services, actor):
+if auth.change_password_form(services, actor):
     st.session_state["classgpt_password_changed"] = True
     st.rerun()
 

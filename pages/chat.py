@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ClassGPTError
-from core.ingest.render import render_page_png
 from ui.state import get_services, page_path, require_actor
 from ui.widgets import class_picker
 
@@ -24,8 +23,8 @@ if klass is None:
 
 @st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
 def page_image(_actor, user_key: str, document_id: int, page: int) -> bytes:
-    """PNG of one page of a document, cached per (user, document, page); the fetch checks access."""
-    return render_page_png(services.documents.original(_actor, document_id), page, width_px=800)
+    """PNG of one page of a document, cached per (user_key, document, page); the service checks access."""
+    return services.documents.page_preview(_actor, document_id, page, width_px=800)
 
 
 def show_sources(citations, key: str, eager: bool) -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.state import get_services, page_path, require_actor, select_class
-from ui.widgets import role_badge, when
+from ui.widgets import delete_with_confirmation, role_badge, when
 
 ss = st.session_state
 actor = require_actor()
@@ -95,20 +95,12 @@ for klass in classes:
                         ss["classgpt_classes_flash"] = f"Saved **{new_name.strip()}**."
                         st.rerun()
             st.divider()
-            confirm_key = f"confirm_delete_{klass.id}"
-            if not ss.get(confirm_key):
-                if st.button("Delete class…", key=f"delete_{klass.id}", icon=":material/delete:"):
-                    ss[confirm_key] = True
-                    st.rerun()
-            else:
-                st.warning(f"Delete **{klass.name}** with its {docs} document(s) and every student's chat? "
-                           "This cannot be undone.")
-                yes_col, no_col = st.columns(2)
-                if yes_col.button("Yes, delete", key=f"delete_yes_{klass.id}", type="primary"):
-                    ss.pop(confirm_key, None)
-                    classes_svc.delete(actor, klass.id)
-                    ss["classgpt_classes_flash"] = f"Deleted **{klass.name}**."
-                    st.rerun()
-                if no_col.button("Cancel", key=f"delete_no_{klass.id}"):
-                    ss.pop(confirm_key, None)
-                    st.rerun()
+
+            def delete_class(klass=klass) -> None:
+                classes_svc.delete(actor, klass.id)
+                ss["classgpt_classes_flash"] = f"Deleted **{klass.name}**."
+
+            delete_with_confirmation(
+                str(klass.id), label="Delete class…", on_confirm=delete_class,
+                warning=f"Delete **{klass.name}** with its {docs} document(s) and every student's chat? "
+                        "This cannot be undone.")

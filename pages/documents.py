@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.state import get_services, page_path, require_actor
-from ui.widgets import class_picker, human_size, when
+from ui.widgets import class_picker, delete_with_confirmation, human_size, when
 
 ss = st.session_state
 actor = require_actor()
@@ -99,28 +99,19 @@ for doc in docs:
     if url:  # S3: the browser fetches the file straight from the bucket
         cols[3].link_button("", url, icon=":material/download:", help=f"Download {doc.filename}")
     else:
-        cols[3].download_button("", data=lambda doc_id=doc.id: documents.original(actor, doc_id),
+        cols[3].download_button("", data=lambda doc_id=doc.id: documents.download(actor, doc_id)[2],
                                 file_name=doc.filename, mime=doc.content_type, key=f"download_{doc.id}",
                                 icon=":material/download:", help=f"Download {doc.filename}", on_click="ignore")
     if not klass.can_manage:
         continue
-    confirm_key = f"confirm_delete_doc_{doc.id}"
-    if not ss.get(confirm_key):
-        if cols[4].button("", key=f"delete_{doc.id}", icon=":material/delete:", help=f"Delete {doc.filename}"):
-            ss[confirm_key] = True
-            st.rerun()
-        continue
-    with st.container(border=True):
-        st.warning(f"Delete **{doc.filename}**? Students can no longer ask about it. This cannot be undone.")
-        yes_col, no_col, _ = st.columns([1, 1, 3])
-        if yes_col.button("Yes, delete", key=f"delete_yes_{doc.id}", type="primary"):
-            ss.pop(confirm_key, None)
-            documents.delete(actor, doc.id)
-            ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{doc.filename}**.")]
-            st.rerun()
-        if no_col.button("Cancel", key=f"delete_no_{doc.id}"):
-            ss.pop(confirm_key, None)
-            st.rerun()
+
+    def delete_document(doc=doc) -> None:
+        documents.delete(actor, doc.id)
+        ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{doc.filename}**.")]
+
+    delete_with_confirmation(
+        str(doc.id), place=cols[4], help=f"Delete {doc.filename}", on_confirm=delete_document,
+        warning=f"Delete **{doc.filename}**? Students can no longer ask about it. This cannot be undone.")
 
 if klass.can_manage:
     failures = documents.failures(actor, klass.id, limit=10)

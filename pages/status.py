@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.services.status import collect_status
 from ui.state import get_services, require_actor
 
 actor = require_actor()
@@ -16,7 +15,7 @@ if not actor.is_admin:
 st.title("Status")
 if st.button("Refresh", icon=":material/refresh:"):
     st.rerun()
-status = collect_status(get_services())
+status = get_services().status.report(actor)
 
 
 def _ms(value) -> str:

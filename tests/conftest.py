@@ -73,9 +73,18 @@ def settings(tmp_path, database_url) -> Settings:
 def services(settings):
     from core.services import build_services
 
-    svc = build_services(settings, embedder=FakeEmbedder())
+    svc = build_services(settings, migrate=True, embedder=FakeEmbedder())
     yield svc
     svc.db.engine.dispose()
+
+
+def run_core(argv: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """`python -m core ARGV` (in-process) with these settings as its environment."""
+    from core.cli import main
+
+    for name, field in Settings.model_fields.items():
+        monkeypatch.setenv((field.validation_alias or name).upper(), str(getattr(settings, name)))
+    return main(argv)
 
 
 @pytest.fixture

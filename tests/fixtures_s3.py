@@ -120,9 +120,8 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    s3.reset_clients()
+    monkeypatch.setattr(s3, "_clients", {})  # clients made with other credentials are not reused
     yield dict(FAKE_CREDENTIALS)
-    s3.reset_clients()
 
 
 def make_bucket(endpoint_url: str) -> str:

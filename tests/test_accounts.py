@@ -71,7 +71,7 @@ def test_admins_come_from_admin_emails(settings, fast_bcrypt):
     from core.services import build_services
 
     svc = build_services(settings.model_copy(update={"admin_emails": "Boss@Example.edu, other@x.org"}),
-                         embedder=FakeEmbedder())
+                         migrate=True, embedder=FakeEmbedder())
     assert svc.accounts.register("boss@example.edu", "boss-password-1").is_admin
     assert not svc.accounts.register("pleb@example.edu", "pleb-password-1").is_admin
 

@@ -1,4 +1,4 @@
-"""Account page (AppTest): change the password through the authenticator (written to `users`), log out."""
+"""Account page (AppTest): change the password (checked and written by AccountService), log out."""
 from __future__ import annotations
 
 import pytest

@@ -72,7 +72,7 @@ def test_rename(app_env, svc, users):
     at = logged_in(app_env, "prof@example.edu")
     at.text_input(key=f"rename_name_{klass.id}").input("Biology 102")
     at = _button(at, "Save").click().run()
-    assert svc.classes.get(prof, klass.id).name == "Biology 102"
+    assert [c.name for c in svc.classes.list_for(prof)] == ["Biology 102"]
     assert "Saved **Biology 102**" in at.success[0].value
     assert at.subheader[-1].value == "Biology 102"
 

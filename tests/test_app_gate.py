@@ -74,7 +74,7 @@ def test_log_out_returns_to_the_login_page_and_closes_every_page(app_env, svc):
         at.switch_page(page("classes"))
 
 
-def test_register_through_the_authenticator_writes_the_users_table(app_env, svc):
+def test_register_writes_the_users_table(app_env, svc):
     at = _register(new_app(app_env).run(), "Ada@Example.edu", "Analytical-9")
     assert not at.exception and not at.error
     user = svc.accounts.by_email("ada@example.edu")

@@ -1,9 +1,9 @@
 """Backups: every row of every table survives backup → restore, on SQLite, PostgreSQL and across them."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
+import tarfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,12 +11,29 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from core.ops import backup as bk
+from core.cli import EXIT_ERROR
 from core.config import Settings
 from core.database import current_revision, head_revision, make_engine, upgrade
+from core.ops import backup as bk
 from core.models import ChatMessage, Chunk, Document, User
-from tests.conftest import PG_BASE, _truncate_pg
+from tests.conftest import PG_BASE, _truncate_pg, run_core
 from tests.factories import make_pdf
+
+
+def table_rows(engine) -> dict[str, list[dict]]:
+    """Every row of every table, encoded as in a backup: two databases compare equal row for row."""
+    out = {}
+    with engine.connect() as conn:
+        for table in bk._typed_tables(engine):
+            kinds = bk._kinds(table)
+            out[table.name] = [{k: bk.encode(kinds[k], v) for k, v in row._mapping.items()}
+                               for row in conn.execute(bk._ordered(table))]
+    return out
+
+
+def manifest_of(archive: Path) -> dict:
+    with tarfile.open(archive) as tar:
+        return json.load(tar.extractfile(bk.MANIFEST))
 
 
 def populate(services, instructor, student) -> None:
@@ -34,7 +51,7 @@ def populate(services, instructor, student) -> None:
 
 def test_round_trip_every_row_equal(services, instructor, student, tmp_path):
     populate(services, instructor, student)
-    before = bk.table_rows(services.db.engine)
+    before = table_rows(services.db.engine)
     assert all(before[t] for t in ("users", "classes", "enrollments", "documents", "chunks",
                                    "ingest_failures", "chat_messages", "query_log"))
 
@@ -49,7 +66,7 @@ def test_round_trip_every_row_equal(services, instructor, student, tmp_path):
     target = make_engine(f"sqlite:///{tmp_path / 'restored.db'}")  # no schema at all yet
     bk.restore(target, out)
     assert current_revision(target) == manifest["schema_revision"]
-    assert bk.table_rows(target) == before
+    assert table_rows(target) == before
 
     # typed equality too: bytes, UUIDs, aware datetimes and JSON come back as the same Python values
     with services.db.transaction() as s, target.connect() as conn:
@@ -131,7 +148,7 @@ def test_restore_moves_an_empty_database_to_the_backups_revision(services, instr
     upgrade(target, "0001")  # an empty database at an older revision
     bk.restore(target, out)
     assert current_revision(target) == head_revision()
-    assert bk.table_rows(target) == bk.table_rows(services.db.engine)
+    assert table_rows(target) == table_rows(services.db.engine)
     target.dispose()
 
 
@@ -146,7 +163,7 @@ def test_backup_of_an_older_schema_restores_at_that_revision(tmp_path):
     target = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     bk.restore(target, out)
     assert current_revision(target) == "0001"
-    assert bk.table_rows(target) == bk.table_rows(src)
+    assert table_rows(target) == table_rows(src)
     upgrade(target)  # and the usual upgrade path continues from there
     with target.connect() as conn:
         assert conn.execute(text("SELECT name FROM classes WHERE id = 7")).scalar() == "Legacy"
@@ -160,11 +177,11 @@ def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path, request, fast
 
     sqlite_settings = Settings(app_env="test", data_dir=tmp_path / "data", embedder="fake",
                                database_url=f"sqlite:///{tmp_path / 'src.db'}", auth_cookie_key="x" * 40)
-    src = build_services(sqlite_settings, embedder=FakeEmbedder())
+    src = build_services(sqlite_settings, migrate=True, embedder=FakeEmbedder())
     prof = src.accounts.register("prof@example.edu", "correct-horse-9", "Prof").actor()
     stu = src.accounts.register("student@example.edu", "battery-staple-7", "Stu").actor()
     populate(src, prof, stu)
-    before = bk.table_rows(src.db.engine)
+    before = table_rows(src.db.engine)
     out = tmp_path / "cross.tar.gz"
     bk.backup(src.db.engine, out)
 
@@ -172,11 +189,11 @@ def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path, request, fast
     _truncate_pg(pg_url)
     pg = make_engine(pg_url)
     bk.restore(pg, out)
-    assert bk.table_rows(pg) == before
+    assert table_rows(pg) == before
     # sequences moved past the restored ids: the app can add rows again
     pg_services = build_services(Settings(app_env="test", data_dir=tmp_path / "data", embedder="fake",
                                           database_url=pg_url, auth_cookie_key="x" * 40),
-                                 embedder=FakeEmbedder())
+                                 migrate=True, embedder=FakeEmbedder())
     new_class = pg_services.classes.create(prof, "After restore", "")
     assert new_class.id > max(r["id"] for r in before["classes"])
     assert pg_services.chat.ask(stu, before["classes"][0]["id"], "What do mitochondria make?").citations
@@ -186,74 +203,61 @@ def test_sqlite_backup_restores_into_postgresql_and_back(tmp_path, request, fast
     bk.backup(pg, back)
     again = make_engine(f"sqlite:///{tmp_path / 'again.db'}")
     bk.restore(again, back)
-    assert bk.table_rows(again) == bk.table_rows(pg)
+    assert table_rows(again) == table_rows(pg)
     for e in (pg, again, src.db.engine, pg_services.db.engine):
         e.dispose()
     _truncate_pg(pg_url)
 
 
 # ---- the command line ------------------------------------------------------------------------------
-def run_cli(argv: list[str], settings: Settings) -> int:
-    from core.cli import ops as cli_ops
-
-    parser = argparse.ArgumentParser()
-    cli_ops.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args, settings)
-
-
-def test_cli_backup_and_restore(services, settings, instructor, student, tmp_path, capsys):
+def test_cli_backup_and_restore(services, settings, instructor, student, tmp_path, capsys, monkeypatch):
     populate(services, instructor, student)
     out = tmp_path / "cli.tar.gz"
-    assert run_cli(["backup", str(out)], settings) == 0
+    assert run_core(["backup", str(out)], settings, monkeypatch) == 0
     assert "backup written to" in capsys.readouterr().out
-    assert bk.read_manifest(out)["files"]["verified_sha256"] is True
+    assert manifest_of(out)["files"]["verified_sha256"] is True
 
     target = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'cli-restored.db'}"})
-    assert run_cli(["restore", str(out), "--json"], target) == 0
+    assert run_core(["restore", str(out), "--json"], target, monkeypatch) == 0
     assert json.loads(capsys.readouterr().out)["rows"]["chunks"] > 0
     eng = make_engine(target.sqlalchemy_url)
-    assert bk.table_rows(eng) == bk.table_rows(services.db.engine)
+    assert table_rows(eng) == table_rows(services.db.engine)
     eng.dispose()
 
 
 def test_cli_restore_refusal_is_a_one_line_error(services, settings, instructor, tmp_path, monkeypatch, capsys):
-    from core.cli import main as cli
-
-    if "restore" not in cli.build_parser().format_help():
-        pytest.skip("core.cli does not register core.cli.ops yet")
     services.classes.create(instructor, "C", "")
     out = tmp_path / "b.tar.gz"
     bk.backup(services.db.engine, out)
-    for name, value in {"APP_ENV": "test", "DATABASE_URL": settings.database_url,
-                        "DATA_DIR": str(settings.data_dir), "EMBEDDER": "fake"}.items():
-        monkeypatch.setenv(name, value)
-    assert cli.main(["restore", str(out)]) == cli.EXIT_ERROR
-    assert "refusing to restore into a database that is not empty" in capsys.readouterr().err
+    assert run_core(["restore", str(out)], settings, monkeypatch) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: refusing to restore into a database that is not empty") and err.count("\n") == 1
 
 
-def test_cli_backup_exits_1_when_a_stored_file_is_missing(services, settings, instructor, tmp_path, capsys):
+def test_cli_backup_exits_1_when_a_stored_file_is_missing(services, settings, instructor, tmp_path, capsys,
+                                                          monkeypatch):
     info = services.classes.create(instructor, "C", "")
     res = services.documents.upload(instructor, info.id, "a.txt", b"alpha " * 50)
     with services.db.transaction() as s:
         services.store.delete(s.get(Document, res.document_id).storage_key)
-    assert run_cli(["backup", str(tmp_path / "m")], settings) == 1
+    assert run_core(["backup", str(tmp_path / "m")], settings, monkeypatch) == 1
     assert "WARNING document" in capsys.readouterr().out
 
 
-def test_backup_before_migrate(tmp_path, capsys):
-    from core.cli.ops import backup_before_migrate
+def test_migrate_backs_up_a_schema_it_changes(tmp_path):
+    from core.ops.schema import migrate_schema
 
     settings = Settings(app_env="test", data_dir=tmp_path, embedder="fake")
-    assert backup_before_migrate(settings) is None  # no schema: nothing to protect
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine, "0002")
-    path = backup_before_migrate(settings)
-    assert path is not None and path.parent == tmp_path / "backups" and path.name.endswith(".tar.gz")
-    assert bk.read_manifest(path)["schema_revision"] == "0002"
-    upgrade(engine)
-    assert backup_before_migrate(settings) is None  # already at head
-    engine.dispose()
+    first = migrate_schema(settings, downgrade_to=None)
+    assert first.before is None and first.backup is None  # no schema: nothing to protect
+    down = migrate_schema(settings, downgrade_to="0002")
+    assert down.after == "0002" and manifest_of(down.backup)["schema_revision"] == head_revision()
+    up = migrate_schema(settings)
+    assert up.before == "0002" and up.after == head_revision()
+    assert up.backup.parent == tmp_path / "backups" and up.backup.name.endswith(".tar.gz")
+    assert manifest_of(up.backup)["schema_revision"] == "0002"
+    assert migrate_schema(settings).backup is None  # already at head
+    assert migrate_schema(settings.model_copy(), downgrade_to="0003", take_backup=False).backup is None
 
 
 def test_table_sha256_matches_file(services, instructor, tmp_path):

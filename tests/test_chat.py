@@ -75,8 +75,8 @@ def test_a_second_instance_never_serves_a_stale_index(settings, instructor, klas
     index_version tells each when its cached index is stale."""
     from core.search.embeddings import FakeEmbedder
 
-    a = build_services(settings, embedder=FakeEmbedder())
-    b = build_services(settings, embedder=FakeEmbedder())
+    a = build_services(settings, migrate=True, embedder=FakeEmbedder())
+    b = build_services(settings, migrate=True, embedder=FakeEmbedder())
     assert not b.chat.ask(instructor, klass.id, "What are ribosomes?").found  # b caches its index now
     res = a.documents.upload(instructor, klass.id, "ribosomes.txt", b"Ribosomes are where proteins are synthesised.")
     assert b.chat.ask(instructor, klass.id, "What are ribosomes?").found
@@ -100,7 +100,7 @@ def test_real_model_end_to_end(tmp_path):
     from core.config import Settings
     from core.services.actors import SYSTEM
 
-    svc = build_services(Settings(data_dir=tmp_path, embedder="minilm"))
+    svc = build_services(Settings(data_dir=tmp_path, embedder="minilm"), migrate=True)
     klass = svc.classes.create(SYSTEM, "Biology")
     assert svc.documents.upload(SYSTEM, klass.id, "lecture3.pdf", make_pdf(LECTURE)).ok
     answer = svc.chat.ask(SYSTEM, klass.id, "Which organelle produces ATP?")

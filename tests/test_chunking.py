@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from core.ingest.chunking import Chunk, chunk_pages
+from core.ingest.chunking import Passage, chunk_pages
 from core.ingest.extract import Page
 
 
@@ -13,7 +13,7 @@ def sentences(n, prefix="S", words=10):
 
 def test_each_page_becomes_its_own_chunk_with_its_number():
     chunks = chunk_pages([Page(1, "Intro to deep learning."), Page(2, "Convolutions share weights.")])
-    assert chunks == [Chunk(0, 1, "Intro to deep learning."), Chunk(1, 2, "Convolutions share weights.")]
+    assert chunks == [Passage(0, 1, "Intro to deep learning."), Passage(1, 2, "Convolutions share weights.")]
 
 
 def test_blank_pages_make_no_chunk_but_tiny_pages_do():

@@ -1,10 +1,16 @@
 import pytest
+from sqlalchemy import func, select
 
 from core.errors import NotFound, PermissionDenied, ValidationError
-from core.models import Class
+from core.models import ChatMessage, Class, Document
 from core.services.actors import SYSTEM
 from core.services.classes import JOIN_CODE_ALPHABET, JOIN_CODE_LEN
 from tests.factories import make_pdf
+
+
+def _seen_by(services, actor, class_id):
+    """The class as the actor's class list shows it (None when it is not there)."""
+    return next((c for c in services.classes.list_for(actor) if c.id == class_id), None)
 
 
 def test_create_makes_the_creator_instructor_with_a_join_code(services, instructor):
@@ -23,7 +29,8 @@ def test_student_joins_by_code_and_sees_no_code(services, instructor, student):
     info = services.classes.create(instructor, "Bio")
     joined = services.classes.join(student, f" {info.join_code.lower()} ")
     assert joined.id == info.id and joined.role == "student" and joined.join_code is None
-    assert [c.role for c in services.classes.list_for(student)] == ["student"]
+    assert [(c.role, c.join_code) for c in services.classes.list_for(student)] == [("student", None)]
+    assert _seen_by(services, instructor, info.id).join_code == info.join_code
     services.classes.join(student, info.join_code)  # joining twice is harmless
     assert len(services.classes.list_for(student)) == 1
 
@@ -35,13 +42,25 @@ def test_wrong_join_code(services, student):
 
 def test_outsiders_cannot_read_or_manage(services, instructor, student):
     info = services.classes.create(instructor, "Private")
+    assert services.documents.upload(instructor, info.id, "a.txt", b"Private lecture notes here.").ok
     assert services.classes.list_for(student) == []
     with pytest.raises(PermissionDenied, match="not enrolled"):
-        services.classes.get(student, info.id)
+        services.documents.list(student, info.id)
     with pytest.raises(PermissionDenied):
         services.chat.ask(student, info.id, "anything?")
     with pytest.raises(PermissionDenied):
-        services.documents.list(student, info.id)
+        services.classes.rename(student, info.id, "Mine now")
+    with pytest.raises(PermissionDenied):
+        services.classes.delete(student, info.id)
+    with pytest.raises(PermissionDenied):
+        services.documents.upload(student, info.id, "b.txt", b"some text here")
+    [doc] = services.documents.list(instructor, info.id)
+    with pytest.raises(PermissionDenied):
+        services.documents.download(student, doc.id)
+    with pytest.raises(PermissionDenied):
+        services.documents.delete(student, doc.id)
+    assert _seen_by(services, instructor, info.id).name == "Private"
+    assert [d.id for d in services.documents.list(instructor, info.id)] == [doc.id]
 
 
 def test_students_cannot_rename_delete_or_upload(services, instructor, student):
@@ -54,24 +73,34 @@ def test_students_cannot_rename_delete_or_upload(services, instructor, student):
     with pytest.raises(PermissionDenied, match="upload"):
         services.documents.upload(student, info.id, "a.txt", b"some text here")
     assert services.documents.list(instructor, info.id) == []
+    assert _seen_by(services, instructor, info.id).name == "Bio"
 
 
 def test_rename(services, instructor):
     info = services.classes.create(instructor, "Bio")
     assert services.classes.rename(instructor, info.id, "Biology", "new").name == "Biology"
-    assert services.classes.get(instructor, info.id).description == "new"
+    seen = _seen_by(services, instructor, info.id)
+    assert (seen.name, seen.description) == ("Biology", "new")
 
 
-def test_delete_removes_documents_chunks_and_files(services, instructor):
+def test_delete_removes_documents_chunks_chat_and_files(services, instructor):
     info = services.classes.create(instructor, "Bio")
+    kept = services.classes.create(instructor, "Chemistry")
     res = services.documents.upload(instructor, info.id, "cells.pdf", make_pdf(["Cells divide by mitosis."]))
-    assert res.ok and services.store.exists(f"classes/{info.id}/documents/{res.document_id}")
+    assert services.documents.upload(instructor, kept.id, "ions.txt", b"Ions carry a charge.").ok
+    assert res.ok and services.store.size(f"classes/{info.id}/documents/{res.document_id}")
     services.chat.ask(instructor, info.id, "How do cells divide?")
+    services.chat.ask(instructor, kept.id, "What do ions carry?")
     assert services.classes.delete(instructor, info.id) == 1
-    assert services.store.list_keys() == []
-    assert services.documents.counts()["chunks"] == 0
+    assert [k.split("/")[1] for k in services.store.list_keys()] == [str(kept.id)]
+    with services.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Document).where(Document.class_id == info.id)) == 0
+        assert s.scalar(select(func.count()).select_from(ChatMessage).where(ChatMessage.class_id == info.id)) == 0
+        assert s.scalar(select(func.count()).select_from(ChatMessage).where(ChatMessage.class_id == kept.id)) == 2
+    assert services.documents.counts()["chunks"] == 1  # the other class's
+    assert [c.id for c in services.classes.list_for(instructor)] == [kept.id]
     with pytest.raises(NotFound):
-        services.classes.get(instructor, info.id)
+        services.documents.list(instructor, info.id)
 
 
 def test_classes_made_before_accounts_stay_readable(services, instructor, student):

@@ -1,5 +1,6 @@
 """`python -m core`: every command through main() against a real database, plus one real
-subprocess run; and every command has --help and is documented in the README."""
+subprocess run; every command has --help and is documented in the README; only `migrate`
+changes the schema."""
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.main import build_parser, main
+from core.cli import EXIT_ERROR, build_parser, main
+from core.database import current_revision, head_revision, make_engine, upgrade
 from tests.factories import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,10 +18,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def env(tmp_path, database_url, monkeypatch, fast_bcrypt):
+    """The environment of a command line on a migrated database."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("EMBEDDER", "fake")
     return tmp_path
+
+
+@pytest.fixture
+def fresh_env(tmp_path, monkeypatch, fast_bcrypt):
+    """A command line on a new, empty SQLite database."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("EMBEDDER", "fake")
+    return f"sqlite:///{tmp_path / 'data' / 'classgpt.db'}"
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -67,7 +82,50 @@ def test_domain_errors_are_one_line_and_exit_2(env, capsys):
     code, _, err = run(capsys, "ask", "--class", "999", "anything")
     assert code == 2 and err.strip() == "error: Class 999 does not exist."
     code, _, err = run(capsys, "create-user", "--email", "x@example.edu", "--password", "weak")
-    assert code == 2 and "Password too weak" in err
+    assert code == 2 and err == "error: Password too weak: use at least 8 characters.\n"
+
+
+def test_create_user_as_admin(env, capsys):
+    code, out, _ = run(capsys, "create-user", "--email", "ops@example.edu", "--password", "ops-password-1",
+                       "--admin")
+    assert code == 0 and out.endswith("as admin\n")
+    code, out, _ = run(capsys, "create-user", "--email", "prof@example.edu", "--password", "prof-password-1")
+    assert code == 0 and "admin" not in out
+    from core.config import Settings
+    from core.services import build_services
+
+    services = build_services(Settings())
+    assert services.accounts.by_email("ops@example.edu").is_admin
+    assert not services.accounts.by_email("prof@example.edu").is_admin
+    services.db.engine.dispose()
+
+
+@pytest.mark.parametrize("argv", [
+    ["create-class", "--name", "X"],
+    ["classes"],
+    ["storage", "check"],
+    ["ask", "--class", "1", "anything"],
+])
+def test_commands_never_create_or_upgrade_the_schema(fresh_env, capsys, argv):
+    """Only `migrate` changes the schema, and it backs the database up first."""
+    code, out, err = run(capsys, *argv)
+    assert code == EXIT_ERROR and out == ""
+    assert err.startswith("error: The database at sqlite:///") and "run `python -m core migrate` first" in err
+    assert current_revision(make_engine(fresh_env)) is None
+
+
+def test_commands_refuse_a_schema_behind_the_code(fresh_env, capsys):
+    assert run(capsys, "migrate")[0] == 0
+    assert run(capsys, "migrate", "--downgrade", "0003")[0] == 0
+    code, _, err = run(capsys, "storage", "check")
+    assert code == EXIT_ERROR and f"at schema revision 0003, and this code needs {head_revision()}" in err
+    assert current_revision(make_engine(fresh_env)) == "0003"
+    code, out, _ = run(capsys, "health")  # reports the old schema instead of refusing
+    report = json.loads(out)
+    assert code == 0 and report["database"]["revision"] == "0003" and report["database"]["at_head"] is False
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0 and "backup:" in out and "0003 ->" in out
+    assert run(capsys, "storage", "check")[0] == 0
 
 
 def test_migrate_down_and_up(env, capsys):
@@ -105,8 +163,15 @@ def test_every_command_has_help_and_is_in_the_readme(capsys):
 def test_real_subprocess(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path), "EMBEDDER": "fake"}
     env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "core", "create-class", "--name", "Sub", "--json"], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=120)
+
+    def core(*argv):
+        return subprocess.run([sys.executable, "-m", "core", *argv], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    refused = core("create-class", "--name", "Sub", "--json")
+    assert refused.returncode == 2 and "run `python -m core migrate` first" in refused.stderr
+    assert core("migrate").returncode == 0
+    out = core("create-class", "--name", "Sub", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["id"] == 1
     assert (tmp_path / "classgpt.db").exists()

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from core.search.embeddings import FakeEmbedder
-from core.measure.eval_beir import format_beir, load_beir, ndcg_at_k, recall_at_k, run_beir
+from core.cli.measure import format_beir
+from core.measure.eval_beir import load_beir, ndcg_at_k, recall_at_k, run_beir
 
 
 def test_ndcg_graded_by_hand():
@@ -56,7 +57,7 @@ def test_load_beir(collection):
 
 
 def test_run_beir_end_to_end(collection, tmp_path):
-    result = run_beir(collection, "train", embedder=FakeEmbedder(), cache_dir=tmp_path / "c")
+    result = run_beir(collection, tmp_path / "c", "train", embedder=FakeEmbedder())
     assert result["queries"] == 2 and result["docs"] == 4
     # BM25 finds only the documents sharing a term: q1 -> [d2]; q2 -> [d1] (d4 unreachable)
     q2_ndcg = 1 / (1 + 1 / math.log2(3))
@@ -65,9 +66,10 @@ def test_run_beir_end_to_end(collection, tmp_path):
     # dense and fused rank all 4 documents, so recall@100 is complete
     assert result["metrics"]["dense"]["recall@100"] == 1.0
     assert result["metrics"]["fused"]["recall@100"] == 1.0
+    assert result["metrics"]["rrf"]["recall@100"] == 1.0  # the usual alternative, in the same run
     assert result["timing"]["cached"] is False
     json.dumps(result)  # the CLI prints it as JSON
-    again = run_beir(collection, "train", embedder=FakeEmbedder(), cache_dir=tmp_path / "c")
+    again = run_beir(collection, tmp_path / "c", "train", embedder=FakeEmbedder())
     assert again["timing"]["cached"] is True and again["metrics"] == result["metrics"]
     text = format_beir(result)
-    assert "fused" in text and "nDCG@10" in text
+    assert "fused" in text and "rrf" in text and "nDCG@10" in text

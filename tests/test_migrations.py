@@ -101,6 +101,6 @@ def test_services_upgrade_an_old_database_on_start(database_url, tmp_path):
     engine = make_engine(database_url)
     upgrade(engine)
     downgrade(engine, "0001")
-    svc = build_services(Settings(data_dir=tmp_path, database_url=database_url), embedder=FakeEmbedder())
+    svc = build_services(Settings(data_dir=tmp_path, database_url=database_url), migrate=True, embedder=FakeEmbedder())
     assert current_revision(svc.db.engine) == head_revision()
     engine.dispose()

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from core.errors import NotFound, ValidationError
-from core.ingest.render import render_page_png
+from core.ingest.pdf import render_page_png
 from tests.factories import make_pdf
 
 PDF = make_pdf(["First page", "Second page", ""])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from core.search.embeddings import FakeEmbedder
-from core.search.hybrid import Fusion, Hit, HybridIndex, tokenize
+from core.search.hybrid import Fusion, Hit, HybridIndex
+from core.search.terms import tokenize
 
 CORPUS = {
     10: "Photosynthesis converts light energy into chemical energy in chloroplasts.",
@@ -41,12 +42,17 @@ def test_exact_term_query_ranks_right_chunk_first(index, mode):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def cosine(chunk_id: int, q: str) -> float:
+    return float(EMB.embed([CORPUS[chunk_id]])[0] @ EMB.embed_query(q))
+
+
 def test_mode_scores(index):
     d = search(index, "database index", k=2, mode="dense")[0]
-    assert d.bm25_score is None and d.dense_score == pytest.approx(d.score)
-    assert -1.0 <= d.dense_score <= 1.0 + 1e-6
+    assert d.bm25 is None and d.cosine == pytest.approx(d.score) == pytest.approx(cosine(d.chunk_id, "database index"))
+    assert -1.0 <= d.cosine <= 1.0 + 1e-6
     b = search(index, "database index", k=2, mode="bm25")[0]
-    assert b.dense_score is None and b.bm25_score == pytest.approx(b.score) and b.score > 0
+    assert b.bm25 == pytest.approx(b.score) and b.score > 0
+    assert b.cosine == pytest.approx(cosine(b.chunk_id, "database index"), abs=1e-6)
 
 
 def test_fusion_draws_from_union_of_both_lists(index):
@@ -56,23 +62,24 @@ def test_fusion_draws_from_union_of_both_lists(index):
     bm25 = {h.chunk_id for h in index.search(q, qv, k=3, mode="bm25")}
     fused = index.search(q, qv, k=3, mode="fused", candidates=3)
     assert len(fused) == 3 and {h.chunk_id for h in fused} <= dense | bm25
-    for h in fused:
-        assert (h.dense_score is not None) == (h.chunk_id in dense)
-        assert (h.bm25_score is not None) == (h.chunk_id in bm25)
-    assert fused[0].dense_score is not None and fused[0].bm25_score is not None
     everything = index.search(q, qv, k=10, mode="fused", candidates=10)
-    all_bm25 = {h.chunk_id for h in index.search(q, qv, k=10, mode="bm25")}
+    bm25_of = {h.chunk_id: h.bm25 for h in index.search(q, qv, k=10, mode="bm25")}
     assert {h.chunk_id for h in everything} == set(CORPUS)
-    assert {h.chunk_id for h in everything if h.bm25_score is not None} == all_bm25
+    for h in fused + everything:  # each hit carries its exact score in both systems
+        assert h.cosine == pytest.approx(cosine(h.chunk_id, q), abs=1e-6)
+        assert h.bm25 == pytest.approx(bm25_of.get(h.chunk_id, 0.0))
 
 
 def test_fusion_weights(index):
-    q = "light energy"
-    only_dense = search(index, q, k=6, fusion=Fusion(method="rrf", bm25_weight=0.0))
-    assert [h.chunk_id for h in search(index, q, k=6, fusion=Fusion(alpha=1.0))][:3] == [
-        h.chunk_id for h in search(index, q, k=6, mode="dense")][:3]
-    dense = search(index, q, k=6, mode="dense")
-    assert [h.chunk_id for h in only_dense][:3] == [h.chunk_id for h in dense][:3]
+    # a query on which the two systems disagree: dense ranks 13, 12, 11; BM25 knows only 13 and 14
+    q = "database index"
+    ids = lambda hits: [h.chunk_id for h in hits]  # noqa: E731
+    dense, bm25 = ids(search(index, q, k=2, mode="dense")), ids(search(index, q, k=2, mode="bm25"))
+    assert dense != bm25
+    for fusion in (Fusion(alpha=1.0), Fusion(method="rrf", bm25_weight=0.0)):
+        assert ids(search(index, q, k=2, fusion=fusion)) == dense
+    for fusion in (Fusion(alpha=0.0), Fusion(method="rrf", dense_weight=0.0)):
+        assert ids(search(index, q, k=2, fusion=fusion)) == bm25
 
 
 def test_empty_index():
@@ -97,7 +104,7 @@ def test_unknown_terms_fall_back_to_dense(index):
     fused = search(index, q, k=3)
     dense = search(index, q, k=3, mode="dense")
     assert [h.chunk_id for h in fused] == [h.chunk_id for h in dense]
-    assert all(h.bm25_score is None for h in fused)
+    assert all(h.bm25 is None for h in fused)
     assert search(index, "the and of", k=2)  # stopwords only: still answers
 
 
@@ -116,7 +123,8 @@ def test_length_mismatch_rejected():
 def test_bench_query_smoke():
     import json
 
-    from core.measure.bench_query import bench_query, format_bench_query, synthetic_texts
+    from core.cli.measure import format_bench_query
+    from core.measure.bench_query import bench_query, synthetic_texts
 
     assert synthetic_texts(3) == synthetic_texts(3)  # deterministic
     result = bench_query(sizes=(300,), n_queries=5, embedder=EMB)

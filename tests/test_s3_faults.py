@@ -22,7 +22,7 @@ def services_on(database_url):
 
     def make(settings, embedder=None):
         svc = build_services(settings.model_copy(update={"database_url": database_url}),
-                             embedder=embedder or FakeEmbedder())
+                             migrate=True, embedder=embedder or FakeEmbedder())
         built.append(svc)
         return svc
 
@@ -128,7 +128,7 @@ def test_upload_and_delete_on_s3(s3_settings, services_on, moto_server):
     assert result.ok
     assert bucket_keys(moto_server.url, s3_settings.s3_bucket) == [
         f"test-prefix/classes/{class_id}/documents/{result.document_id}"]
-    assert svc.documents.original(SYSTEM, result.document_id) == TEXT
+    assert svc.documents.download(SYSTEM, result.document_id)[2] == TEXT
     url = svc.documents.download_url(SYSTEM, result.document_id)
     assert url.startswith(moto_server.url) and "X-Amz-Signature" in url
     svc.documents.delete(SYSTEM, result.document_id)

@@ -1,4 +1,4 @@
-"""Monitoring: collect_status (healthy and broken parts), admins from ADMIN_EMAILS, latency
+"""Monitoring: the status report (healthy and broken parts), admins from ADMIN_EMAILS, latency
 percentiles from real asks, and the JSON event lines for login, upload, ask and errors."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from core import events
 from core.errors import StorageUnavailable
-from core.services.status import HEALTH_PREFIX, collect_status
+from core.services.actors import SYSTEM
+from core.services.status import HEALTH_PREFIX
 from tests.factories import make_pdf
 
 
@@ -29,7 +30,7 @@ def test_healthy_status_with_counts_failures_and_latency(services, instructor, s
     for q in ("What does force equal?", "Is energy conserved?", "What is Newton's second law?"):
         services.chat.ask(student, info.id, q)
 
-    status = collect_status(services)
+    status = services.status.report(SYSTEM)
     assert status["ok"] is True
     db, storage = status["database"], status["storage"]
     assert db["ok"] and db["at_head"] and db["latency_ms"] >= 0 and db["error"] is None
@@ -60,7 +61,7 @@ def test_latency_percentiles_come_from_the_asks(services, instructor, student):
         services.chat.ask(student, info.id, f"force and mass question {i}")
     with services.db.transaction() as s:
         latencies = sorted(s.scalars(select(QueryLog.latency_ms)).all())
-    q = collect_status(services)["queries"]
+    q = services.status.report(SYSTEM)["queries"]
     assert q["queries"] == 20
     assert latencies[0] <= q["p50_ms"] <= latencies[-1]
     assert q["p99_ms"] <= latencies[-1] + 1e-9
@@ -79,8 +80,8 @@ class BrokenStore:
 
 
 def test_broken_storage_is_reported_not_raised(services):
-    services.store = BrokenStore()
-    status = collect_status(services)
+    services.status.store = BrokenStore()
+    status = services.status.report(SYSTEM)
     assert status["ok"] is False
     assert status["storage"]["ok"] is False
     assert "could not connect" in status["storage"]["error"]
@@ -93,7 +94,7 @@ def test_broken_database_is_reported_not_raised(services):
     services.db.engine = create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none",
                                        connect_args={"connect_timeout": 2})
     services.db._sessions.configure(bind=services.db.engine)
-    status = collect_status(services)
+    status = services.status.report(SYSTEM)
     assert status["ok"] is False and status["database"]["ok"] is False
     assert "OperationalError" in status["database"]["error"]
     assert "error" in status["counts"]  # each section says why it is empty
@@ -104,12 +105,12 @@ def test_s3_storage_health_up_and_down(services, fault_moto_server, aws_credenti
     from tests.fixtures_s3 import make_bucket, s3_settings_for
 
     bucket = make_bucket(fault_moto_server.url)
-    services.store = S3FileStore.from_settings(s3_settings_for(fault_moto_server.url, bucket, tmp_path))
-    up = collect_status(services)["storage"]
+    services.status.store = S3FileStore.from_settings(s3_settings_for(fault_moto_server.url, bucket, tmp_path))
+    up = services.status.report(SYSTEM)["storage"]
     assert up["ok"] and up["backend"] == "s3" and bucket in up["where"]
-    assert services.store.list_keys(HEALTH_PREFIX) == []
+    assert services.status.store.list_keys(HEALTH_PREFIX) == []
     fault_moto_server.stop()
-    down = collect_status(services)["storage"]
+    down = services.status.report(SYSTEM)["storage"]
     assert down["ok"] is False and down["error"]
 
 
@@ -119,7 +120,7 @@ def test_admins_are_set_by_admin_emails(settings, fast_bcrypt):
     from core.services import build_services
 
     svc = build_services(settings.model_copy(update={"admin_emails": " Ops@Example.edu, boss@example.edu"}),
-                         embedder=FakeEmbedder())
+                         migrate=True, embedder=FakeEmbedder())
     svc.accounts.register("ops@example.edu", "correct-horse-9")
     svc.accounts.register("prof@example.edu", "correct-horse-9")
     assert svc.accounts.authenticate("ops@example.edu", "correct-horse-9").actor().is_admin is True
@@ -214,6 +215,6 @@ def test_status_page_shows_health_counts_and_latency_to_admins(services, monkeyp
 def test_status_page_shows_storage_down(services, monkeypatch):
     from core.services.actors import SYSTEM
 
-    services.store = BrokenStore()
+    services.status.store = BrokenStore()
     at = _status_page(services, monkeypatch, SYSTEM)
     assert any("could not connect" in e.value for e in at.error)

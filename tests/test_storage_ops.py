@@ -8,14 +8,15 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from core.cli import storage as cli_storage
+from core.cli.ops import format_check, format_migration
 from core.search.embeddings import FakeEmbedder
 from core.errors import StorageUnavailable
 from core.models import Document
 from core.services import build_services
 from core.services.actors import SYSTEM
 from core.storage import make_file_store
-from core.ops.storage import check, format_check, format_migration, migrate
+from core.ops.storage import check, migrate
+from tests.conftest import run_core
 
 TEXTS = {
     "photosynthesis.txt": "Photosynthesis converts light energy into chemical energy inside chloroplasts. " * 5,
@@ -31,7 +32,7 @@ def make_services(s3_settings, database_url):
 
     def make(backend: str):
         settings = s3_settings.model_copy(update={"storage_backend": backend, "database_url": database_url})
-        svc = build_services(settings, embedder=FakeEmbedder())
+        svc = build_services(settings, migrate=True, embedder=FakeEmbedder())
         built.append(svc)
         return svc
 
@@ -94,16 +95,16 @@ def test_check_fix_never_deletes_a_copy_a_row_refers_to(local_docs, make_service
     assert len(check(svc.db, s3)["missing_objects"]) == 3
 
 
-def test_clean_store_checks_ok_with_exit_code_0(make_services, capsys):
+def test_clean_store_checks_ok_with_exit_code_0(make_services, capsys, monkeypatch):
     svc = make_services("s3")
     class_id = svc.classes.create(SYSTEM, "C").id
     svc.documents.upload(SYSTEM, class_id, "a.txt", b"alpha beta gamma " * 20)
-    assert cli_storage.main(["storage", "check"], svc.settings) == 0
+    assert run_core(["storage", "check"], svc.settings, monkeypatch) == 0
     assert "OK" in capsys.readouterr().out
     svc.store.put(f"classes/{class_id}/documents/77", b"orphan")
-    assert cli_storage.main(["storage", "check", "--json"], svc.settings) == 1
+    assert run_core(["storage", "check", "--json"], svc.settings, monkeypatch) == 1
     assert json.loads(capsys.readouterr().out)["orphan_objects"] == [f"classes/{class_id}/documents/77"]
-    assert cli_storage.main(["storage", "check", "--fix"], svc.settings) == 0
+    assert run_core(["storage", "check", "--fix"], svc.settings, monkeypatch) == 0
     assert "(removed)" in capsys.readouterr().out
 
 
@@ -123,7 +124,7 @@ def test_migrate_to_s3_verifies_switches_rows_and_keeps_local_files(local_docs, 
         assert local.get(key) == TEXTS[name].encode()  # left for the operator to remove
 
     on_s3 = make_services("s3")  # an instance switched to S3 reads and answers from it
-    assert on_s3.documents.original(SYSTEM, ids["krebs.txt"]) == TEXTS["krebs.txt"].encode()
+    assert on_s3.documents.download(SYSTEM, ids["krebs.txt"])[2] == TEXTS["krebs.txt"].encode()
     assert on_s3.chat.ask(SYSTEM, class_id, "Where does the Krebs cycle run?").citations
 
     again = migrate(svc.db, svc.settings, "s3")
@@ -175,18 +176,18 @@ def test_failed_copy_stops_the_run_and_a_rerun_finishes(local_docs):
     assert (summary["copied"], summary["skipped"], summary["failed"]) == (2, 1, [])
 
 
-def test_corrupted_source_is_not_switched(local_docs, capsys):
+def test_corrupted_source_is_not_switched(local_docs, capsys, monkeypatch):
     svc, class_id, ids = local_docs
     local = make_file_store(svc.settings, "local")
     local.put(f"classes/{class_id}/documents/{ids['btree.md']}", b"bit rot")
 
-    assert cli_storage.main(["storage", "migrate", "--to", "s3", "--json"], svc.settings) == 1
+    assert run_core(["storage", "migrate", "--to", "s3", "--json"], svc.settings, monkeypatch) == 1
     summary = json.loads(capsys.readouterr().out)
     assert summary["copied"] == 2
     assert [f["document_id"] for f in summary["failed"]] == [ids["btree.md"]]
     assert "does not match the database" in summary["failed"][0]["reason"]
     assert backends(svc)[ids["btree.md"]] == "local"
-    assert not make_file_store(svc.settings, "s3").exists(f"classes/{class_id}/documents/{ids['btree.md']}")
+    assert make_file_store(svc.settings, "s3").size(f"classes/{class_id}/documents/{ids['btree.md']}") is None
 
 
 class DeletesDuringCopy:
@@ -243,7 +244,7 @@ def test_missing_source_fails_that_document_only(local_docs):
 
 
 def test_cli_help_and_subprocess_run(s3_settings, tmp_path, capsys):
-    from core.cli.main import build_parser
+    from core.cli import build_parser
 
     for command, expected in ((["storage", "migrate"], ["--to {local,s3}", "SHA-256"]), (["storage", "check"], ["--fix"])):
         with pytest.raises(SystemExit):
@@ -253,6 +254,8 @@ def test_cli_help_and_subprocess_run(s3_settings, tmp_path, capsys):
     env = {"PATH": "", "DATA_DIR": str(tmp_path / "data"), "STORAGE_BACKEND": "s3", "S3_BUCKET": "no-such-bucket",
            "AWS_ENDPOINT_URL_S3": s3_settings.aws_endpoint_url_s3, "S3_ADDRESSING_STYLE": "path",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    migrated = subprocess.run([sys.executable, "-m", "core", "migrate"], env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
     run = subprocess.run([sys.executable, "-m", "core", "storage", "check"], env=env, capture_output=True, text=True)
     assert run.returncode == 2
     assert "bucket 'no-such-bucket' does not exist" in run.stderr

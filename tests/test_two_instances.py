@@ -27,7 +27,7 @@ import json, sys
 from core.config import Settings
 from core.services import build_services
 from core.services.actors import SYSTEM
-svc = build_services(Settings())
+svc = build_services(Settings(), migrate=True)  # as the app does at start
 for line in sys.stdin:
     cmd = json.loads(line)
     try:
@@ -97,6 +97,7 @@ def local_files(env: dict) -> list[Path]:
 
 def test_cli_instances_share_documents_through_database_and_bucket(instance_env, tmp_path):
     a, b = instance_env("a"), instance_env("b")
+    cli(a, "migrate")  # the release step: once, before any instance serves
     class_id = json.loads(cli(a, "create-class", "--name", "Botany", "--json").stdout)["id"]
     source = tmp_path / "leaves.txt"
     source.write_text(CHLOROPHYLL)
@@ -134,6 +135,7 @@ class Instance:
 
 def test_running_instances_see_each_others_changes(instance_env, tmp_path):
     a_env = instance_env("a")
+    cli(a_env, "migrate")
     class_id = json.loads(cli(a_env, "create-class", "--name", "Botany", "--json").stdout)["id"]
     a, b = Instance(a_env), Instance(instance_env("b"))
     try:

@@ -1,26 +1,23 @@
-"""The login gate: streamlit-authenticator for the session, the cookie, registration and
-password reset, kept in step with the `users` table.
+"""The login gate: streamlit-authenticator for the session and the signed re-login cookie; every
+account change (register, log in, change password) goes through AccountService.
 
 Who owns what (docs/app.md explains why):
-- the password check at login is AccountService.authenticate (lockout after repeated
-  failures, equal timing for unknown emails, the "login" event, the same path as the CLI);
-- streamlit-authenticator owns the session keys (authentication_status, username, name),
-  the signed re-login cookie, logout, and the register / reset-password forms;
-- the credentials dict it reads is built from `users` on every run, and every change its
-  forms make (a new user, a new password hash) is written back to `users` at once.
+- AccountService owns the rules and the `users` table: password strength, the check at login
+  (lockout after repeated failures, equal timing for unknown emails), the events;
+- streamlit-authenticator owns the session keys (authentication_status, username, name), the
+  signed re-login cookie and logout; the credentials dict it reads is built from `users`.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import bcrypt
 import streamlit as st
 import streamlit_authenticator as stauth
-from streamlit_authenticator.utilities import CredentialsError, LoginError, RegisterError, ResetError
+from streamlit_authenticator.utilities import LoginError
 
 from core.errors import ClassGPTError, NotFound, ValidationError
 from core.events import log_event
-from core.services.accounts import MIN_PASSWORD_LEN, check_password_strength, normalize_email
+from core.services.accounts import MIN_PASSWORD_LEN
 from ui.state import ACTOR_KEY, get_services
 
 if TYPE_CHECKING:
@@ -33,38 +30,6 @@ _LOGOUT = "classgpt_logout_requested"
 LOGIN_ERROR = "classgpt_login_error"
 PASSWORD_RULES = (f"At least {MIN_PASSWORD_LEN} characters, mixing letters with digits or symbols; "
                   "not a common password and not the part of your email before the @.")
-
-
-class ClassGPTValidator(stauth.Validator):
-    """The authenticator's form checks, replaced by ClassGPT's own rules (one set of rules)."""
-
-    def validate_password(self, password: str) -> bool:
-        try:
-            check_password_strength(password)
-        except ValidationError:
-            return False
-        return True
-
-    def diagnose_password(self, password: str) -> str:
-        try:
-            check_password_strength(password)
-        except ValidationError as exc:
-            return str(exc)
-        return ""
-
-    def validate_email(self, email: str) -> bool:
-        try:
-            normalize_email(email)
-        except ValidationError:
-            return False
-        return True
-
-    def validate_username(self, username: str) -> bool:  # the username is the email
-        return self.validate_email(username)
-
-    def validate_name(self, name: str) -> bool:
-        # names are optional (the email's local part stands in) and any script is welcome
-        return len(name) <= 100 and name.isprintable()
 
 
 def credentials(services: Services, email: str | None = None) -> dict:
@@ -90,16 +55,9 @@ def _authenticator(services: Services) -> stauth.Authenticate:
         settings.auth_cookie_name,
         settings.auth_cookie_key,  # Settings.check() refuses a placeholder in production
         settings.auth_cookie_expiry_days,
-        validator=ClassGPTValidator(),
         auto_hash=False,  # every stored password is already a bcrypt hash
         login_sleep_time=0,  # the 0.7 s default would delay every logged-out page view
-        password_instructions=PASSWORD_RULES,
     )
-
-
-def authenticator() -> stauth.Authenticate:
-    """This run's authenticator (built by gate())."""
-    return st.session_state[AUTH_KEY]
 
 
 def gate(services: Services) -> Actor | None:
@@ -148,7 +106,6 @@ def log_in(email: str, password: str) -> bool:
     """Check the password through AccountService; on success start the session and the cookie."""
     ss = st.session_state
     try:
-        # the authenticator strips passwords when it registers or resets them; do the same here
         info = get_services().accounts.authenticate(email, password.strip())
     except ClassGPTError as exc:
         ss[LOGIN_ERROR] = str(exc)
@@ -167,54 +124,47 @@ def request_logout() -> None:
 
 
 def register_form(services: Services) -> str | None:
-    """The authenticator's registration form; a new account is written to `users`. Returns its email."""
-    auth = authenticator()
-    try:
-        email, username, name = auth.register_user(
-            location="main", merge_username_email=True, captcha=False, password_hint=False, key="register",
-            fields={"Form name": "Create your account", "First name": "First name (optional)",
-                    "Last name": "Last name (optional)", "Email": "Email", "Password": "Password",
-                    "Repeat password": "Repeat password", "Register": "Create account"})
-    except (RegisterError, LoginError) as exc:
-        message = str(exc).replace("**Password must:**", "").strip()
-        if "already taken" in message:
-            message = "An account for this email already exists. Log in instead."
-        st.error(message or "Check the form and try again.")
+    """The registration form; the account is made by AccountService.register. Returns its email."""
+    with st.form("register", clear_on_submit=False):
+        st.subheader("Create your account", anchor=False)
+        first_col, last_col = st.columns(2)
+        first = first_col.text_input("First name (optional)", key="register_first_name", autocomplete="given-name")
+        last = last_col.text_input("Last name (optional)", key="register_last_name", autocomplete="family-name")
+        email = st.text_input("Email", key="register_email", autocomplete="email")
+        password = st.text_input("Password", type="password", key="register_password", autocomplete="new-password")
+        repeat = st.text_input("Repeat password", type="password", key="register_repeat", autocomplete="new-password")
+        submitted = st.form_submit_button("Create account", type="primary", width="stretch")
+    if not submitted:
         return None
-    if not email:
-        return None
-    entry = auth.authentication_controller.authentication_model.credentials["usernames"].pop(username)
-    password_hash = entry["password"]
     try:
-        email = normalize_email(email)
-        # the one strength rule the form's validator cannot see: the password is the email's local part
-        if bcrypt.checkpw(email.split("@")[0].encode(), password_hash.encode()):
-            raise ValidationError("Password too weak: it matches your email.")
-        services.accounts.register_hashed(email, password_hash, name.strip())
+        _same(password, repeat)
+        # surrounding spaces are a typo more often than part of a password: strip, as log_in does
+        user = services.accounts.register(email, password.strip(), f"{first.strip()} {last.strip()}".strip())
     except ClassGPTError as exc:
         st.error(str(exc))
         return None
-    return email
+    return user.email
 
 
-def reset_password_form(services: Services, actor: Actor) -> bool:
-    """The authenticator's change-password form; the new hash is written to `users`."""
-    auth = authenticator()
+def change_password_form(services: Services, actor: Actor) -> bool:
+    """The change-password form, checked and written by AccountService.change_password."""
+    with st.form("change_password", clear_on_submit=True):
+        st.subheader("Change password", anchor=False)
+        current = st.text_input("Current password", type="password", autocomplete="current-password")
+        new = st.text_input("New password", type="password", autocomplete="new-password")
+        repeat = st.text_input("Repeat new password", type="password", autocomplete="new-password")
+        submitted = st.form_submit_button("Change password")
+    if not submitted:
+        return False
     try:
-        changed = auth.reset_password(
-            actor.email, location="main", key="reset_password", clear_on_submit=True,
-            fields={"Form name": "Change password", "Current password": "Current password",
-                    "New password": "New password", "Repeat password": "Repeat new password",
-                    "Reset": "Change password"})
-    except CredentialsError:
-        st.error("The current password is wrong.")
+        _same(new, repeat)
+        services.accounts.change_password(actor, current.strip(), new.strip())
+    except ClassGPTError as exc:
+        st.error(str(exc))
         return False
-    except ResetError as exc:
-        st.error(str(exc).replace("**Password must:**", "").strip())
-        return False
-    if not changed:
-        return False
-    new_hash = auth.authentication_controller.authentication_model.credentials["usernames"][actor.email]["password"]
-    services.accounts.set_password_hash(actor.user_id, new_hash)
-    log_event("password_changed", user=actor.email)
     return True
+
+
+def _same(password: str, repeat: str) -> None:
+    if password != repeat:
+        raise ValidationError("Passwords do not match: type the same password twice.")

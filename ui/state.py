@@ -43,7 +43,7 @@ def get_services() -> Services:
 
     settings = Settings()
     configure_event_logging(settings.log_level)
-    return build_services(settings)
+    return build_services(settings, migrate=True)  # the app brings the schema up to date at start
 
 
 @st.cache_resource(show_spinner=False)

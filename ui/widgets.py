@@ -1,7 +1,7 @@
 """Small pieces the pages share: the class picker, errors shown to users, formatting."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -50,6 +50,30 @@ def class_picker(actor: Actor, *, label: str = "Class") -> ClassInfo | None:
                           format_func=lambda cid: f"{by_id[cid].name}  ·  {ROLE_LABELS[by_id[cid].role]}",
                           on_change=lambda: select_class(st.session_state[widget_key]))
     return by_id[chosen]
+
+
+def delete_with_confirmation(key: str, *, warning: str, on_confirm: Callable[[], None], label: str = "",
+                             help: str | None = None, place=None) -> bool:
+    """A delete button (in `place`, e.g. a column) that first asks: `warning` with "Yes, delete" and
+    "Cancel". "Yes" runs on_confirm, then reruns the page. Returns whether the question is showing."""
+    ss = st.session_state
+    asking = f"confirm_delete_{key}"
+    if not ss.get(asking):
+        if (place or st).button(label, key=f"delete_{key}", icon=":material/delete:", help=help):
+            ss[asking] = True
+            st.rerun()
+        return False
+    with st.container(border=True):
+        st.warning(warning)
+        yes_col, no_col, _ = st.columns([1, 1, 3])
+        if yes_col.button("Yes, delete", key=f"delete_yes_{key}", type="primary"):
+            ss.pop(asking, None)
+            on_confirm()
+            st.rerun()
+        if no_col.button("Cancel", key=f"delete_no_{key}"):
+            ss.pop(asking, None)
+            st.rerun()
+    return True
 
 
 def role_badge(role: str) -> None:

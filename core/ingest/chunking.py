@@ -1,4 +1,4 @@
-"""Cut extracted pages into overlapping passages that never cross a page boundary."""
+"""Cut extracted pages into overlapping passages (stored as `chunks` rows) that never cross a page boundary."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from core.ingest.text import segments
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Passage:
     ordinal: int
     page: int | None
     text: str
@@ -23,14 +23,14 @@ class _Piece:
     words: int
 
 
-def chunk_pages(pages: Sequence[Page], chunk_words: int = 180, overlap_words: int = 30) -> list[Chunk]:
+def chunk_pages(pages: Sequence[Page], chunk_words: int = 180, overlap_words: int = 30) -> list[Passage]:
     """Return the passages of all pages, numbered 0..n-1, each within a single page."""
     if chunk_words < 1 or not 0 <= overlap_words < chunk_words:
         raise ValueError("need chunk_words >= 1 and 0 <= overlap_words < chunk_words")
-    chunks: list[Chunk] = []
+    chunks: list[Passage] = []
     for page in pages:
         for text in _chunk_text(page.text, chunk_words, overlap_words):
-            chunks.append(Chunk(ordinal=len(chunks), page=page.number, text=text))
+            chunks.append(Passage(ordinal=len(chunks), page=page.number, text=text))
     return chunks
 
 

@@ -1,7 +1,7 @@
 """Turn an uploaded file (PDF, TXT, Markdown) into page-numbered text, or a specific IngestError.
 
-PDF text comes from pypdfium2: on the course slide decks it was ~10x faster than pypdf and
-gave cleaner text (see docs/pdf-extraction.md).
+PDF text comes from pypdfium2 (core/ingest/pdf.py): on the course slide decks it was ~10x
+faster than pypdf and gave cleaner text (docs/pdf-extraction.md).
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import pypdfium2 as pdfium
-
 from core.errors import CorruptPDF, EmptyFile, FileTooLarge, NoExtractableText, UnsupportedType
-from core.ingest.pdf import open_pdf
 from core.ingest.text import normalize_whitespace
 
 PDF = "application/pdf"
@@ -56,14 +53,18 @@ class ExtractedDocument:
     page_count: int  # PDF pages including blank ones; 0 for text files
 
 
-def display_name(filename: str) -> str:
+MAX_FILENAME_CHARS = 255  # documents.filename's width
+
+
+def clean_filename(filename: str) -> str:
     """The file's own name, without any folders a browser or client put in front of it."""
-    return PurePosixPath(filename.replace("\\", "/")).name or "The file"
+    name = PurePosixPath((filename or "").replace("\\", "/")).name.strip()
+    return name[:MAX_FILENAME_CHARS] or "untitled"
 
 
 def detect_content_type(filename: str, data: bytes) -> str:
     """Return the MIME type of a supported file, judged by its extension and its first bytes."""
-    name = display_name(filename)
+    name = clean_filename(filename)
     ext = PurePosixPath(name).suffix.lower()
     if ext not in SUPPORTED:
         kind = f"a {ext} file" if ext else "a file without an extension"
@@ -86,7 +87,7 @@ def detect_content_type(filename: str, data: bytes) -> str:
 
 def extract(filename: str, data: bytes, max_bytes: int | None = None) -> ExtractedDocument:
     """Return the text of an uploaded file, page by page, or raise the IngestError that explains why not."""
-    name = display_name(filename)
+    name = clean_filename(filename)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(
             f"'{name}' is {_mb(len(data), max_bytes)} MB, over the {max_bytes / _MB:g} MB upload limit. "
@@ -104,14 +105,9 @@ def extract(filename: str, data: bytes, max_bytes: int | None = None) -> Extract
 
 
 def _extract_pdf(name: str, data: bytes) -> ExtractedDocument:
-    with open_pdf(data, name) as doc:
-        try:
-            texts = [_page_text(doc, i) for i in range(len(doc))]
-        except pdfium.PdfiumError:
-            raise CorruptPDF(
-                f"'{name}' opened, but some of its pages are damaged and cannot be read. "
-                "Try exporting it to PDF again, then upload the new copy."
-            ) from None
+    from core.ingest.pdf import page_texts  # pdfium loads with the first PDF, not on the login page's path
+
+    texts = page_texts(data, name)
     if not texts:
         raise CorruptPDF(f"'{name}' has no pages. Export it to PDF again, then upload the new copy.")
     pages = [Page(i + 1, normalize_whitespace(t.translate(_LIGATURES))) for i, t in enumerate(texts)]
@@ -122,18 +118,6 @@ def _extract_pdf(name: str, data: bytes) -> ExtractedDocument:
             "Run it through OCR (text recognition, e.g. in Acrobat or a scanner app) first, then upload the result."
         )
     return ExtractedDocument(content_type=PDF, pages=pages, page_count=len(pages))
-
-
-def _page_text(doc: pdfium.PdfDocument, index: int) -> str:
-    page = doc[index]
-    try:
-        textpage = page.get_textpage()
-        try:
-            return textpage.get_text_bounded()
-        finally:
-            textpage.close()
-    finally:
-        page.close()
 
 
 def _decode(name: str, data: bytes) -> str:

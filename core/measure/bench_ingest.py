@@ -42,7 +42,7 @@ def bench_ingest(paths: list[Path], settings: Settings) -> dict:
     blobs = [(f.name, f.read_bytes()) for f in files]
     with tempfile.TemporaryDirectory(prefix="classgpt-bench-") as tmp:
         services = build_services(Settings(data_dir=Path(tmp), embedder=settings.embedder,
-                                           embed_batch_size=settings.embed_batch_size))
+                                           embed_batch_size=settings.embed_batch_size), migrate=True)
         embedder = services.embedder
         embedder.embed(["warm-up: load the model before timing"])
         klass = services.classes.create(SYSTEM, "bench")
@@ -83,18 +83,3 @@ def bench_ingest(paths: list[Path], settings: Settings) -> dict:
         "parse_only_pages_per_s": round(parsed_pages / parse_s, 1) if parse_s else None,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-
-
-def format_bench_ingest(r: dict) -> str:
-    verdict = "meets" if (r["ratio_to_ceiling"] or 0) >= r["target_ratio"] else "BELOW"
-    lines = [
-        f"Ingestion of {r['files']} files ({r['pages']} pages, {r['chunks']} chunks), embedder {r['embedder']}",
-        f"  end to end        {r['ingest_pages_per_s']} pages/s, {r['ingest_chunks_per_s']} chunks/s "
-        f"({r['ingest_seconds']} s)",
-        f"  ceiling (same model, same chunks, one embed call)  {r['ceiling_embed_chunks_per_s']} chunks/s",
-        f"  ratio             {r['ratio_to_ceiling']} ({verdict} the {r['target_ratio']:.0%} target)",
-        f"  parsing alone     {r['parse_only_pages_per_s']} pages/s",
-        f"  peak RSS          {r['peak_rss_mb']} MB",
-    ]
-    lines += [f"  FAILED {f['file']}: {f['error']}" for f in r["failed"]]
-    return "\n".join(lines)

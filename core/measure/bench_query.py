@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.search.embeddings import DIM, Embedder, make_embedder
+from core.search.embeddings import Embedder, make_embedder
 from core.search.hybrid import HybridIndex
 
 _SYLLABLES = ("ba be bi bo bu ca ce ci co cu da de di do du fa fe fi fo ga ge gi go "
@@ -67,7 +67,7 @@ def synthetic_queries(texts: Sequence[str], n: int, seed: int = 1) -> list[str]:
     return out
 
 
-def random_unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+def random_unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n, dim), dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -98,7 +98,7 @@ def bench_size(n: int, queries_n: int, embedder: Embedder, k: int = 8) -> dict:
     """Build an index of n synthetic chunks and time queries against it."""
     t0 = time.perf_counter()
     texts = synthetic_texts(n)
-    vecs = random_unit_vectors(n)
+    vecs = random_unit_vectors(n, embedder.dim)
     gen_s = time.perf_counter() - t0
     gc.collect()
     rss_before = _rss_mb()
@@ -108,7 +108,7 @@ def bench_size(n: int, queries_n: int, embedder: Embedder, k: int = 8) -> dict:
     gc.collect()
     index_mb = round(_rss_mb() - rss_before, 1)
     queries = synthetic_queries(texts, queries_n)
-    qvecs = random_unit_vectors(queries_n, seed=n + 1)
+    qvecs = random_unit_vectors(queries_n, embedder.dim, seed=n + 1)
     for q, v in zip(queries[:5], qvecs[:5]):  # warm up caches and code paths
         index.search(q, v, k=k)
 
@@ -140,20 +140,3 @@ def bench_query(sizes: Sequence[int] = (10_000, 100_000), n_queries: int = 200,
             "sizes": [bench_size(n, n_queries, embedder) for n in sizes],
             "peak_rss_mb": _peak_rss_mb(), "cpu_count": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2)}
-
-
-def format_bench_query(result: dict) -> str:
-    """Render bench_query's result as a small text table."""
-    qe = result["query_embedding"]
-    lines = [f"query embedding ({result['model']}): p50 {qe['p50_ms']} ms, p95 {qe['p95_ms']} ms",
-             f"{'chunks':>8}{'build s':>9}{'e2e p50':>9}{'e2e p95':>9}{'search p50':>11}"
-             f"{'faiss p50':>10}{'bm25 p50':>10}{'index MB':>9}{'peak MB':>9}"]
-    for s in result["sizes"]:
-        lines.append(f"{s['chunks']:>8}{s['build_seconds']:>9.2f}{s['end_to_end']['p50_ms']:>9.2f}"
-                     f"{s['end_to_end']['p95_ms']:>9.2f}{s['search_fused']['p50_ms']:>11.2f}"
-                     f"{s['faiss_only']['p50_ms']:>10.2f}{s['bm25_only']['p50_ms']:>10.2f}"
-                     f"{s['index_rss_mb']:>9.0f}{s['peak_rss_mb']:>9.0f}")
-    lines.append("(e2e = real query embedding + fused search, k=8; index MB = RSS growth during build; peak = process peak so far;"
-                 f" load average at the end {result.get('load_average_1m')} on"
-                 f" {result.get('cpu_count')} CPUs)")
-    return "\n".join(lines)

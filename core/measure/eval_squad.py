@@ -44,7 +44,7 @@ def run_squad(directory: Path, settings: Settings, limit: int | None = None,
     with tempfile.TemporaryDirectory(prefix="classgpt-squad-") as tmp:
         local = Settings(data_dir=Path(tmp), embedder=settings.embedder, chunk_words=settings.chunk_words,
                          chunk_overlap_words=settings.chunk_overlap_words)
-        services = build_services(local)
+        services = build_services(local, migrate=True)
         klass = services.classes.create(SYSTEM, "SQuAD evaluation")
         started = time.perf_counter()
         chunks = 0
@@ -86,15 +86,3 @@ def run_squad(directory: Path, settings: Settings, limit: int | None = None,
         "ask_p50_ms": latencies[n // 2] if n else None,
         "ask_p95_ms": latencies[min(n - 1, int(n * 0.95))] if n else None,
     }
-
-
-def format_squad(r: dict) -> str:
-    return "\n".join([
-        f"SQuAD answer recall on {r['dataset']} ({r['documents']} documents, {r['chunks']} chunks, "
-        f"{r['questions']} questions, embedder {r['embedder']})",
-        f"  answer recall@1               {r['answer_recall@1']:.3f}",
-        f"  answer recall@5               {r['answer_recall@5']:.3f}",
-        f"  answer text contains gold     {r['answer_text_contains_gold']:.3f}",
-        f"  questions answered (not 'nothing found')  {r['answered']:.3f}",
-        f"  ask latency p50 {r['ask_p50_ms']:.0f} ms, p95 {r['ask_p95_ms']:.0f} ms; ingest {r['ingest_seconds']} s",
-    ])

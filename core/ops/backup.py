@@ -31,9 +31,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from core.database import current_revision, downgrade, upgrade
-from core.errors import ClassGPTError
+from core.database import current_revision, downgrade, is_older, revision_on, upgrade
+from core.errors import ClassGPTError, NotFound
 from core.models import Base
+from core.storage import is_intact
 
 FORMAT = "classgpt-backup"
 FORMAT_VERSION = 1
@@ -130,17 +131,6 @@ def _ordered(table: sa.Table) -> sa.Select:
     return sa.select(table).order_by(*keys)
 
 
-def table_rows(engine: Engine) -> dict[str, list[dict]]:
-    """Every row of every table, encoded as in a backup (for comparing two databases)."""
-    out = {}
-    with engine.connect() as conn:
-        for table in _typed_tables(engine):
-            kinds = _kinds(table)
-            out[table.name] = [{k: encode(kinds[k], v) for k, v in row._mapping.items()}
-                               for row in conn.execute(_ordered(table))]
-    return out
-
-
 def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0
@@ -195,7 +185,7 @@ def _dump(engine: Engine, root: Path, store_for, verify_files: bool) -> dict:
                         documents.append(record)
             tables.append({"name": table.name, "file": rel, "rows": rows, "sha256": digest.hexdigest(),
                            "columns": kinds})
-        revision = current_revision_on(conn)
+        revision = revision_on(conn)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -214,12 +204,6 @@ def _snapshot(engine: Engine) -> Iterator[sa.Connection]:
     opts = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**opts) as conn, conn.begin():
         yield conn
-
-
-def current_revision_on(conn: sa.Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
 
 
 def file_manifest(documents: list[dict], store_for, verify: bool) -> dict:
@@ -251,22 +235,14 @@ def _check_object(store, doc: dict, verify: bool) -> dict:
     if not verify:
         size = store.size(key)
         return {"present": size is not None, "matches": None if size is None else size == doc["size_bytes"]}
-    from core.errors import NotFound
-
     try:
         data = store.get(key)
     except NotFound:
         return {"present": False, "matches": False}
-    return {"present": True, "matches": len(data) == doc["size_bytes"]
-            and hashlib.sha256(data).hexdigest() == doc["sha256"]}
+    return {"present": True, "matches": is_intact(data, doc["size_bytes"], doc["sha256"])}
 
 
 # ---- restore --------------------------------------------------------------------------------------
-def read_manifest(source: Path) -> dict:
-    with _opened(Path(source)) as root:
-        return _load_manifest(root)
-
-
 def restore(engine: Engine, source: Path) -> dict:
     """Rebuild an empty database from a backup; all rows or none. Returns the manifest.
 
@@ -327,20 +303,10 @@ def _prepare_target(engine: Engine, revision: str | None) -> None:
     current = current_revision(engine)
     if current == revision:
         return
-    if current is None or _is_older(current, revision):
+    if current is None or is_older(current, revision):
         upgrade(engine, revision)
     else:
         downgrade(engine, revision)  # safe: the database is empty
-
-
-def _is_older(current: str, target: str) -> bool:
-    from alembic.script import ScriptDirectory
-
-    from core.database import MIGRATIONS_DIR
-
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    # walking down from target reaches current when current is older
-    return any(rev.revision == current for rev in script.iterate_revisions(target, "base"))
 
 
 def _load_table(conn: sa.Connection, table: sa.Table, path: Path, entry: dict) -> None:

@@ -2,11 +2,10 @@
 
 The database is the source of truth: a document row names the store (`storage_backend`)
 and key that hold its file, with its size and SHA-256. Both tasks return JSON-serialisable
-dicts; `format_check` / `format_migration` turn them into text for people.
+dicts (the command line prints them).
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 from sqlalchemy import select, update
@@ -15,7 +14,7 @@ from core.config import Settings
 from core.database import Database
 from core.errors import NotFound, StorageUnavailable, ValidationError
 from core.models import Document
-from core.storage import FileStore, StoreResolver
+from core.storage import FileStore, StoreResolver, checksum, is_intact
 
 DOCUMENTS_PREFIX = "classes/"
 BACKENDS = ("local", "s3")
@@ -76,27 +75,6 @@ def _referenced(db: Database, key: str) -> bool:
         return s.scalar(select(Document.id).where(Document.storage_key == key).limit(1)) is not None
 
 
-def format_check(report: dict) -> str:
-    lines = [f"{report['backend']} store: {report['objects']} objects, {report['documents']} documents recorded there"]
-    if report["orphan_objects"]:
-        lines.append(f"orphan objects (no document row): {len(report['orphan_objects'])}")
-        lines += [f"  {k}{'  (removed)' if k in report['removed'] else ''}" for k in report["orphan_objects"]]
-    if report["missing_objects"]:
-        lines.append(f"documents whose file is missing: {len(report['missing_objects'])}")
-        lines += [f"  document {m['document_id']}: {m['key']}" for m in report["missing_objects"]]
-    if report["other_store_copies"]:
-        lines.append(
-            f"copies of documents now kept on the other store: {len(report['other_store_copies'])} "
-            "(left by `storage migrate`; remove them yourself once the other store is verified)"
-        )
-    for err in report["fix_errors"]:
-        lines.append(f"could not remove {err['key']}: {err['error']}")
-    if report["orphan_objects"] and not report["fixed"]:
-        lines.append("run `python -m core storage check --fix` to remove the orphan objects")
-    lines.append("OK" if report["ok"] else "PROBLEMS FOUND")
-    return "\n".join(lines)
-
-
 # ---- migrate --------------------------------------------------------------------------------
 
 def migrate(db: Database, settings: Settings, to: str, progress: MigrateProgress | None = None,
@@ -155,10 +133,9 @@ class _Mismatch(Exception):
 
 
 def _verify(data: bytes, row, where: str) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    if len(data) != row.size_bytes or digest != row.sha256:
+    if not is_intact(data, row.size_bytes, row.sha256):
         raise _Mismatch(
-            f"{where} does not match the database: {len(data)} bytes, sha256 {digest[:12]}… "
+            f"{where} does not match the database: {len(data)} bytes, sha256 {checksum(data)[:12]}… "
             f"(expected {row.size_bytes} bytes, sha256 {row.sha256[:12]}…)"
         )
 
@@ -183,17 +160,3 @@ def _move(db: Database, row, source: FileStore, target: FileStore) -> None:
         target.delete(row.storage_key)
         raise _Mismatch("the document changed or was deleted during the copy; nothing was switched")
 
-
-def format_migration(summary: dict) -> str:
-    lines = [
-        f"migrate to {summary['to']}: {summary['total']} documents — {summary['copied']} copied "
-        f"({summary['bytes_copied']} bytes), {summary['skipped']} already there, "
-        f"{summary['not_ready']} not ready, {len(summary['failed'])} failed"
-    ]
-    lines += [f"  failed: document {f['document_id']} ({f['filename']}): {f['reason']}" for f in summary["failed"]]
-    if summary["aborted"]:
-        lines.append(summary["aborted"])
-    if summary["copied"]:
-        lines.append("source files were left in place; remove them once you have verified the new store")
-    lines.append("OK" if not summary["failed"] else f"{summary['remaining']} documents still to move: re-run to finish")
-    return "\n".join(lines)

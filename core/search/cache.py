@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # FAISS and bm25s load on the first search, not on the login 
 
 
 @dataclass(frozen=True)
-class ChunkMeta:
+class IndexedChunk:
+    """A chunk as search returns it: its text, its page and the document it comes from."""
+
     chunk_id: int
     document_id: int
     filename: str
@@ -32,19 +34,26 @@ class ChunkMeta:
     text: str
 
 
+@dataclass(frozen=True)
+class Match:
+    chunk: IndexedChunk
+    score: float  # fused rank score: orders the matches, means nothing on its own
+    cosine: float  # the chunk's cosine with the question: how close in meaning it is
+
+
 @dataclass
 class ClassIndex:
     version: int
-    index: HybridIndex
-    meta: dict[int, ChunkMeta]
-    rows: dict[int, int]  # chunk_id → row of `vectors`
-    vectors: np.ndarray
+    hybrid: HybridIndex  # holds the class's embeddings, once (FAISS's copy)
+    chunks: dict[int, IndexedChunk]
 
-    def cosine(self, chunk_id: int, query_vec: np.ndarray) -> float:
-        return float(self.vectors[self.rows[chunk_id]] @ query_vec)
+    def search(self, question: str, query_vec: np.ndarray, k: int) -> list[Match]:
+        """The k chunks that best match the question, best first."""
+        return [Match(self.chunks[hit.chunk_id], hit.score, hit.cosine)
+                for hit in self.hybrid.search(question, query_vec, k=k)]
 
     def __len__(self) -> int:
-        return len(self.meta)
+        return len(self.chunks)
 
 
 class IndexCache:
@@ -77,10 +86,6 @@ class IndexCache:
                     self._cache.popitem(last=False)
             return built
 
-    def invalidate(self, class_id: int) -> None:
-        with self._lock:
-            self._cache.pop(class_id, None)
-
     def _cached(self, class_id: int, version: int) -> ClassIndex | None:
         with self._lock:
             hit = self._cache.get(class_id)
@@ -106,17 +111,12 @@ class IndexCache:
                 .where(Chunk.class_id == class_id, Document.status == "ready")
                 .order_by(Chunk.id)
             ).all()
-        ids = [r.id for r in rows]
-        texts = [r.text for r in rows]
-        if rows:
-            vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        else:
-            vectors = np.zeros((0, 384), dtype=np.float32)
-        meta = {r.id: ChunkMeta(r.id, r.document_id, r.filename, r.content_type, r.page, r.text) for r in rows}
+        # float32 rows as stored; FAISS copies them into its own index, and this array is dropped
+        vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32)
+        vectors = vectors.reshape(len(rows), -1) if rows else vectors.reshape(0, 0)
         return ClassIndex(
             version=-1 if version is None else version,
-            index=HybridIndex.build(ids, texts, vectors),
-            meta=meta,
-            rows={cid: i for i, cid in enumerate(ids)},
-            vectors=vectors,
+            hybrid=HybridIndex.build([r.id for r in rows], [r.text for r in rows], vectors),
+            chunks={r.id: IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text)
+                    for r in rows},
         )

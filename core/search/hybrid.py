@@ -1,47 +1,30 @@
 """Per-class hybrid index: exact dense search (FAISS) plus BM25 (bm25s), fused.
 
-Pure in-memory and built from arrays; the database layer decides when to rebuild.
+Pure in-memory and built from arrays; the index cache (core/search/cache.py) decides when to rebuild.
 """
 from __future__ import annotations
 
-import logging
-import re
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
-import bm25s
-import faiss
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
 
-# bm25s sets its own logger to DEBUG on import; its per-build messages are noise in our logs
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+from core.search import native
+from core.search.terms import analyse, tokenize
 
-try:  # optional: Snowball stemming helps BM25 when installed
-    import Stemmer as _pystemmer
-
-    _STEMMER = _pystemmer.Stemmer("english")
-except ImportError:  # pragma: no cover - depends on the environment
-    _STEMMER = None
-
-# One query at a time: FAISS's OpenMP team made a single flat search 3x slower on two
-# cores (~31 ms vs ~10 ms at 100k vectors, measured), so search on one thread.
-faiss.omp_set_num_threads(1)
+if TYPE_CHECKING:
+    import bm25s
+    import faiss
 
 Mode = Literal["fused", "dense", "bm25"]
-
-# "\w{2,}" finds the same words as bm25s's "\b\w\w+\b", about twice as fast.
-_SPLIT = re.compile(r"\w{2,}").findall
-_STOP = frozenset(STOPWORDS_EN)
-_BLOCK = 2048  # documents analysed at a time: bounds the transient word lists
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk_id: int
     score: float  # fused score (or the single list's score in dense / bm25 mode)
-    dense_score: float | None  # cosine, when the chunk was in the dense candidate list
-    bm25_score: float | None  # BM25, when the chunk was in the BM25 candidate list
+    cosine: float  # the chunk's exact cosine with the query, whatever the mode
+    bm25: float | None  # its exact BM25 score; None in dense mode or when no query term is known
 
 
 @dataclass(frozen=True)
@@ -63,42 +46,11 @@ class Fusion:
 DEFAULT_FUSION = Fusion()
 
 
-def _stems(words: list[str]) -> list[str]:
-    return _STEMMER.stemWords(words) if _STEMMER is not None else words
-
-
-def tokenize(texts: Iterable[str]) -> list[list[str]]:
-    """Lowercase, split into words of 2+ characters, drop English stopwords, stem."""
-    return [_stems([w for w in _SPLIT(t.lower()) if w not in _STOP]) for t in texts]
-
-
-def _analyse(texts: Sequence[str]) -> tuple[list[list[int]], dict[str, int]]:
-    """Return each text's term ids and the term -> id vocabulary (same rules as tokenize).
-
-    Each distinct word is filtered and stemmed once, so the per-token work is one lookup.
-    """
-    vocab: dict[str, int] = {}
-    word_id: dict[str, int] = dict.fromkeys(_STOP, -1)
-    out: list[list[int]] = []
-    for start in range(0, len(texts), _BLOCK):
-        docs = [_SPLIT(t.lower()) for t in texts[start:start + _BLOCK]]
-        new: set[str] = set()
-        for words in docs:
-            new.update(words)
-        new.difference_update(word_id)
-        if new:
-            fresh = list(new)
-            for word, stem in zip(fresh, _stems(fresh)):
-                word_id[word] = vocab.setdefault(stem, len(vocab))
-        out.extend([i for i in map(word_id.__getitem__, words) if i >= 0] for words in docs)
-    return out, vocab
-
-
 class HybridIndex:
     """Dense + BM25 index over one class's chunks."""
 
     def __init__(self, chunk_ids: np.ndarray, dense: "faiss.Index | None",
-                 embeddings: np.ndarray, bm25: bm25s.BM25 | None,
+                 embeddings: np.ndarray, bm25: "bm25s.BM25 | None",
                  vocab: dict[str, int]) -> None:
         self._ids = chunk_ids
         self._dense = dense
@@ -117,15 +69,16 @@ class HybridIndex:
             return cls(ids, None, np.zeros((0, 0), np.float32), None, {})
         vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
         dim = vectors.shape[1]
+        faiss = native.faiss()
         dense = faiss.IndexFlatIP(dim)
         dense.add(vectors)
         # A view of FAISS's own copy (for exact cosines in fusion): one copy in memory.
         emb = faiss.rev_swig_ptr(dense.get_xb(), n * dim).reshape(n, dim)
 
-        doc_ids, vocab = _analyse(texts)
+        doc_ids, vocab = analyse(texts)
         bm25 = None
         if vocab:
-            bm25 = bm25s.BM25()
+            bm25 = native.bm25s().BM25()
             bm25.index((doc_ids, vocab), create_empty_token=False, show_progress=False)
         return cls(ids, dense, emb, bm25, vocab)
 
@@ -167,46 +120,48 @@ class HybridIndex:
         """Return the top k chunks for the query, best first."""
         if len(self) == 0 or k <= 0:
             return []
+        q = np.asarray(query_vec, dtype=np.float32).ravel()
         if mode == "dense":
-            pos, sc = self.dense_candidates(query_vec, k)
+            pos, sc = self.dense_candidates(q, k)
             return [Hit(int(self._ids[p]), float(s), float(s), None) for p, s in zip(pos, sc)]
         if mode == "bm25":
             pos, sc = self.bm25_candidates(query, k)
-            return [Hit(int(self._ids[p]), float(s), None, float(s)) for p, s in zip(pos, sc)]
+            cos = self._emb[pos] @ q
+            return [Hit(int(self._ids[p]), float(s), float(c), float(s)) for p, s, c in zip(pos, sc, cos)]
         if mode != "fused":
             raise ValueError(f"unknown mode {mode!r}")
         depth = max(candidates, k)
-        d_pos, d_sc = self.dense_candidates(query_vec, depth)
+        d_pos, d_sc = self.dense_candidates(q, depth)
         all_bm25 = self._bm25_scores(query)
         b_pos, b_sc = self.bm25_candidates(query, depth, all_bm25)
-        dense_of = dict(zip(d_pos.tolist(), d_sc.tolist()))
-        bm25_of = dict(zip(b_pos.tolist(), b_sc.tolist()))
+        # every candidate gets its exact score in both systems (a cosine is one dot product, and
+        # bm25s scores every chunk), so a chunk just outside one list is not zeroed there
+        union = np.union1d(d_pos, b_pos)
+        cos = self._emb[union] @ q
+        bm25 = all_bm25[union] if all_bm25 is not None else None
         if fusion.method == "rrf":
             fused = _rrf(d_pos, b_pos, fusion)
         else:
-            fused = self._convex(query_vec, d_pos, d_sc, b_pos, b_sc, all_bm25, fusion.alpha)
+            fused = dict(zip(union.tolist(), _convex(cos, bm25, d_sc, b_sc, fusion.alpha).tolist()))
+        cos_of = dict(zip(union.tolist(), cos.tolist()))
+        bm25_of = dict(zip(union.tolist(), bm25.tolist())) if bm25 is not None else {}
         # ties keep the dense order, then the BM25 order
-        d_rank = {p: r for r, p in enumerate(dense_of)}
-        b_rank = {p: r for r, p in enumerate(bm25_of)}
+        d_rank = {p: r for r, p in enumerate(d_pos.tolist())}
+        b_rank = {p: r for r, p in enumerate(b_pos.tolist())}
         far = len(self)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], d_rank.get(kv[0], far),
                                                      b_rank.get(kv[0], far)))[:k]
-        return [Hit(int(self._ids[p]), s, dense_of.get(p), bm25_of.get(p)) for p, s in best]
+        return [Hit(int(self._ids[p]), s, cos_of[p], bm25_of.get(p)) for p, s in best]
 
-    def _convex(self, query_vec, d_pos, d_sc, b_pos, b_sc, all_bm25, alpha) -> dict[int, float]:
-        """Score the union of both lists by alpha * cos/max_cos + (1-alpha) * bm25/max_bm25.
 
-        Every candidate gets its exact score in both systems (a cosine is one dot product,
-        and bm25s scores every chunk), so a chunk just outside one list is not zeroed there.
-        """
-        union = np.union1d(d_pos, b_pos)
-        q = np.asarray(query_vec, dtype=np.float32).ravel()
-        cos = self._emb[union] @ q
-        top_cos = float(d_sc[0]) if len(d_sc) and d_sc[0] > 0 else 1.0
-        score = alpha * cos / top_cos
-        if all_bm25 is not None and len(b_sc):
-            score += (1.0 - alpha) * all_bm25[union] / float(b_sc[0])
-        return dict(zip(union.tolist(), score.tolist()))
+def _convex(cos: np.ndarray, bm25: np.ndarray | None, d_sc: np.ndarray, b_sc: np.ndarray,
+            alpha: float) -> np.ndarray:
+    """alpha * cos / max_cos + (1 - alpha) * bm25 / max_bm25, the maxima taken from each list."""
+    top_cos = float(d_sc[0]) if len(d_sc) and d_sc[0] > 0 else 1.0
+    score = alpha * cos / top_cos
+    if bm25 is not None and len(b_sc):
+        score += (1.0 - alpha) * bm25 / float(b_sc[0])
+    return score
 
 
 def _rrf(d_pos: np.ndarray, b_pos: np.ndarray, fusion: Fusion) -> dict[int, float]:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from core.config import Settings
 from core.database import Database
-from core.search.embeddings import Embedder, make_embedder
 from core.search.cache import IndexCache
+from core.search.embeddings import Embedder, make_embedder
 from core.services.accounts import AccountService
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
-from core.storage import FileStore, make_file_store
+from core.services.status import StatusService
+from core.storage import FileStore, StoreResolver, make_file_store
 
 
 @dataclass
@@ -25,15 +26,16 @@ class Services:
     settings: Settings
     db: Database
     store: FileStore
-    indexes: IndexCache
     accounts: AccountService
     classes: ClassService
     documents: DocumentService
     chat: ChatService
+    status: StatusService
     embedder_factory: Callable[[], Embedder]
 
     @property
     def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use (~5 s for torch and the weights)."""
         return self.embedder_factory()
 
 
@@ -52,22 +54,27 @@ def lazy_embedder(settings: Settings) -> Callable[[], Embedder]:
     return get
 
 
-def build_services(settings: Settings | None = None, *, embedder: Embedder | None = None,
-                   store: FileStore | None = None, migrate: bool = True) -> Services:
+def build_services(settings: Settings | None = None, *, migrate: bool = False, embedder: Embedder | None = None,
+                   store: FileStore | None = None) -> Services:
+    """Every service over one database and file store. `migrate` upgrades the schema first (the
+    app at start, tests, throwaway evaluation databases); otherwise the schema is used as it is."""
     settings = (settings or Settings()).check()
     db = Database.from_url(settings.sqlalchemy_url, migrate=migrate)
     store = store or make_file_store(settings)
+    stores = StoreResolver(settings, {store.backend: store})
     factory = (lambda: embedder) if embedder is not None else lazy_embedder(settings)
-    indexes = IndexCache(db)
-    documents = DocumentService(db, store, factory, settings, on_index_change=indexes.invalidate)
+    accounts = AccountService(db, settings)
+    classes = ClassService(db, stores)
+    documents = DocumentService(db, store, stores, factory, settings)
+    chat = ChatService(db, IndexCache(db), factory)
     return Services(
         settings=settings,
         db=db,
         store=store,
-        indexes=indexes,
-        accounts=AccountService(db, settings),
-        classes=ClassService(db, documents.stores, on_index_change=indexes.invalidate),
+        accounts=accounts,
+        classes=classes,
         documents=documents,
-        chat=ChatService(db, indexes, factory, settings),
+        chat=chat,
+        status=StatusService(db, store, settings, accounts, classes, documents, chat),
         embedder_factory=factory,
     )

@@ -87,11 +87,7 @@ class AccountService:
     def register(self, email: str, password: str, name: str = "") -> UserInfo:
         email = normalize_email(email)
         check_password_strength(password, email)
-        return self.register_hashed(email, hash_password(password), name)
-
-    def register_hashed(self, email: str, password_hash: str, name: str = "") -> UserInfo:
-        """Store a user whose password was already hashed (e.g. by the login widget)."""
-        email = normalize_email(email)
+        password_hash = hash_password(password)
         with self.db.transaction() as s:
             if s.scalar(select(User.id).where(User.email == email)) is not None:
                 # say so plainly: registration is the one place where the email's existence is shown
@@ -136,14 +132,20 @@ class AccountService:
         if old_password == new_password:
             raise ValidationError("The new password must differ from the current one.")
         check_password_strength(new_password, info.email)
-        self.set_password_hash(info.id, hash_password(new_password))
-
-    def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         with self.db.transaction() as s:
-            user = s.get(User, user_id)
+            s.get(User, info.id).password_hash = hash_password(new_password)
+        log_event("password_changed", user=info.email)
+
+    def set_admin(self, email: str, is_admin: bool = True) -> UserInfo:
+        """Grant or revoke administrator rights (an operator's decision, never a registration's)."""
+        email = normalize_email(email)
+        with self.db.transaction() as s:
+            user = s.scalar(select(User).where(User.email == email))
             if user is None:
-                raise NotFound("No such user.")
-            user.password_hash = password_hash
+                raise NotFound(f"No account for {email}.")
+            user.is_admin = is_admin
+            log_event("admin_granted" if is_admin else "admin_revoked", user=email)
+            return _info(user, self.settings)
 
     def get(self, user_id: uuid.UUID | None) -> UserInfo:
         if user_id is None:

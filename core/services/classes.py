@@ -13,8 +13,8 @@ from core.database import Database
 from core.errors import NotFound, PermissionDenied, StorageUnavailable, ValidationError
 from core.models import Class, Document, Enrollment
 from core.services.actors import Actor
-from core.services.permissions import Role, load_class, require_instructor, require_reader, role_in
-from core.storage import FileStore, StoreResolver
+from core.services.permissions import Role, load_class, require_instructor, role_in
+from core.storage import StoreResolver
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,9 @@ def _clean_name(name: str) -> str:
 
 
 class ClassService:
-    def __init__(self, db: Database, stores: StoreResolver, on_index_change=None):
+    def __init__(self, db: Database, stores: StoreResolver):
         self.db = db
         self.stores = stores
-        self._on_index_change = on_index_change or (lambda class_id: None)
 
     def _info(self, session, klass: Class, role: Role) -> ClassInfo:
         docs = session.scalar(select(func.count()).where(Document.class_id == klass.id, Document.status == "ready"))
@@ -117,11 +116,6 @@ class ClassService:
                     out.append(self._info(s, klass, role))
             return out
 
-    def get(self, actor: Actor, class_id: int) -> ClassInfo:
-        with self.db.transaction() as s:
-            klass, role = require_reader(s, actor, class_id)
-            return self._info(s, klass, role)
-
     def rename(self, actor: Actor, class_id: int, name: str, description: str | None = None) -> ClassInfo:
         name = _clean_name(name)
         with self.db.transaction() as s:
@@ -139,7 +133,6 @@ class ClassService:
             keys = [(d.storage_backend, d.storage_key) for d in
                     s.scalars(select(Document).where(Document.class_id == class_id))]
             s.delete(load_class(s, class_id))  # rows cascade in the database
-        self._on_index_change(class_id)
         # rows first, files second: a failure here leaves orphan files that `storage check --fix`
         # removes, never rows that point at nothing
         removed = 0

@@ -6,7 +6,6 @@ compensation in `_undo` so that no row, object or chunk is left behind.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,13 +18,15 @@ from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.database import Database
-from core.search.embeddings import Embedder
+from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable, ValidationError
 from core.events import log_event
-from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
+from core.ingest.chunking import chunk_pages
+from core.ingest.extract import PDF, clean_filename, extract
 from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
+from core.search.embeddings import Embedder
 from core.services.actors import Actor
 from core.services.permissions import require_instructor, require_reader
-from core.storage import FileStore, StoreResolver
+from core.storage import FileStore, StoreResolver, checksum
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +78,18 @@ def storage_key(class_id: int, document_id: int) -> str:
     return f"classes/{class_id}/documents/{document_id}"
 
 
-def _safe_filename(filename: str) -> str:
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name[:255] or "untitled"
-
-
 def _no_progress(stage: str, fraction: float) -> None:
     pass
 
 
 class DocumentService:
-    def __init__(self, db: Database, store: FileStore, embedder_factory: Callable[[], Embedder],
-                 settings: Settings, on_index_change: Callable[[int], None] | None = None):
+    def __init__(self, db: Database, store: FileStore, stores: StoreResolver,
+                 embedder_factory: Callable[[], Embedder], settings: Settings):
         self.db = db
-        self.store = store
-        self.stores = StoreResolver(settings, {store.backend: store})
+        self.store = store  # where new uploads go
+        self.stores = stores  # the store each existing row names
         self._embedder_factory = embedder_factory
         self.settings = settings
-        self._on_index_change = on_index_change or (lambda class_id: None)
 
     @property
     def embedder(self) -> Embedder:
@@ -105,7 +100,7 @@ class DocumentService:
                progress: Progress | None = None) -> IngestResult:
         """Ingest one file; returns its result (failed results carry the reason, nothing is kept)."""
         progress = progress or _no_progress
-        filename = _safe_filename(filename)
+        filename = clean_filename(filename)
         started = time.perf_counter()
         with self.db.transaction() as s:  # permission errors are raised, not recorded as failures
             require_instructor(s, actor, class_id, "upload documents")
@@ -124,12 +119,8 @@ class DocumentService:
         return result
 
     def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
-        # pdfium and the chunker load with the first upload, not on the login page's path
-        from core.ingest.chunking import chunk_pages
-        from core.ingest.extract import extract
-
         progress("checking", 0.0)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = checksum(data)
         duplicate = self._find_duplicate(class_id, digest)
         if duplicate is not None:
             return duplicate
@@ -180,7 +171,6 @@ class DocumentService:
                 log.exception("ingest of %s failed", filename)
                 raise IngestError(f"{filename}: processing failed ({type(exc).__name__}); nothing was saved.") from exc
             raise
-        self._on_index_change(class_id)
         return IngestResult(filename, "ready", doc_id, pages=doc.page_count, chunks=len(chunks))
 
     def _embed(self, texts: list[str], progress: Progress) -> np.ndarray:
@@ -262,12 +252,18 @@ class DocumentService:
         doc = self._readable(actor, document_id)
         return doc.filename, doc.content_type, self.stores(doc.storage_backend).get(doc.storage_key)
 
+    def page_preview(self, actor: Actor, document_id: int, page: int, width_px: int = 800) -> bytes:
+        """PNG of one page (1-based) of a PDF the actor may read."""
+        from core.ingest.pdf import render_page_png  # pdfium loads with the first preview
+
+        _, content_type, data = self.download(actor, document_id)
+        if content_type != PDF:
+            raise ValidationError("Only PDF documents have pages to show.")
+        return render_page_png(data, page, width_px)
+
     def download_url(self, actor: Actor, document_id: int, expires_s: int = 300) -> str | None:
         doc = self._readable(actor, document_id)
         return self.stores(doc.storage_backend).download_url(doc.storage_key, doc.filename, expires_s)
-
-    def original(self, actor: Actor, document_id: int) -> bytes:
-        return self.download(actor, document_id)[2]
 
     # ---- delete ---------------------------------------------------------------------------------
     def delete(self, actor: Actor, document_id: int) -> None:
@@ -279,7 +275,6 @@ class DocumentService:
             class_id, key, backend = doc.class_id, doc.storage_key, doc.storage_backend
             s.delete(doc)
             s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
-        self._on_index_change(class_id)
         try:
             self.stores(backend).delete(key)
         except StorageUnavailable:

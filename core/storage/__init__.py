@@ -1,6 +1,7 @@
 """File stores: where the original uploaded bytes live (local disk or S3)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -23,14 +24,22 @@ class FileStore(Protocol):
 
     def delete(self, key: str) -> None: ...  # absent key is not an error
 
-    def exists(self, key: str) -> bool: ...
-
     def size(self, key: str) -> int | None: ...  # None if absent
 
     def list_keys(self, prefix: str = "") -> list[str]: ...
 
     def download_url(self, key: str, filename: str, expires_s: int = 300) -> str | None: ...
     # a time-limited URL, or None when the backend has none (local disk)
+
+
+def checksum(data: bytes) -> str:
+    """The SHA-256 a document row records for its file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_intact(data: bytes, size: int, sha256: str) -> bool:
+    """Whether bytes read back from a store are the file the row recorded (size, then SHA-256)."""
+    return len(data) == size and checksum(data) == sha256
 
 
 def make_file_store(settings: "Settings", backend: str | None = None) -> FileStore:

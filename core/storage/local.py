@@ -47,9 +47,6 @@ class LocalFileStore:
         except OSError as exc:
             raise StorageUnavailable(f"local storage unavailable: {exc.strerror}") from exc
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def size(self, key: str) -> int | None:
         path = self._path(key)
         return path.stat().st_size if path.is_file() else None

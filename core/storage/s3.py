@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -51,12 +49,6 @@ def shared_client(endpoint_url: str, region: str, addressing_style: str) -> Any:
     return client
 
 
-def reset_clients() -> None:
-    """Forget the shared clients (tests that change credentials between cases)."""
-    with _clients_lock:
-        _clients.clear()
-
-
 def _new_client(endpoint_url: str, region: str, addressing_style: str) -> Any:
     import boto3  # lazy: local-disk deployments never pay for importing boto3
     from botocore.config import Config
@@ -77,13 +69,6 @@ def _new_client(endpoint_url: str, region: str, addressing_style: str) -> Any:
     # credentials come from the standard chain: env, shared files, SSO, instance/task role
     session = boto3.session.Session()
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str  # without S3_PREFIX
-    size: int
-    last_modified: datetime
 
 
 class S3FileStore:
@@ -153,9 +138,6 @@ class S3FileStore:
     def delete(self, key: str) -> None:
         self._call("storage unavailable, nothing was deleted", "delete_object", Bucket=self.bucket, Key=self._full(key))
 
-    def exists(self, key: str) -> bool:
-        return self.size(key) is not None
-
     def size(self, key: str) -> int | None:
         try:
             head = self._call("storage unavailable", "head_object", key=key, Bucket=self.bucket, Key=self._full(key))
@@ -164,20 +146,13 @@ class S3FileStore:
         return int(head["ContentLength"])
 
     def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(info.key for info in self.list_objects(prefix))
-
-    def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
-        """Every object under `prefix` with its size and age, across all result pages."""
+        """Every key under `prefix` (without S3_PREFIX), across all result pages."""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._full(prefix),
                 PaginationConfig={"PageSize": self.list_page_size},
             )
-            return [
-                ObjectInfo(obj["Key"][len(self.prefix):], int(obj["Size"]), obj["LastModified"])
-                for page in pages
-                for obj in page.get("Contents", [])
-            ]
+            return sorted(obj["Key"][len(self.prefix):] for page in pages for obj in page.get("Contents", []))
         except Exception as exc:
             raise self._error("storage unavailable", exc) from exc
 

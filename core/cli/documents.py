@@ -1,0 +1,63 @@
+"""Document commands: `ingest`, `documents`, `delete-document`."""
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+
+from core.cli import EXIT_OK, EXIT_PROBLEMS, Cli, Commands, as_user_option, class_option, json_option
+
+
+def register(commands: Commands) -> None:
+    p = commands.add("documents", list_documents, "List a class's documents.")
+    class_option(p)
+    as_user_option(p)
+    json_option(p)
+
+    p = commands.add("ingest", ingest, "Upload files into a class; one line per file, exit 1 if any failed.")
+    class_option(p)
+    as_user_option(p)
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = commands.add("delete-document", delete_document, "Delete a document, its chunks and its stored file.")
+    p.add_argument("document_id", type=int, metavar="DOCUMENT_ID")
+    as_user_option(p)
+
+
+def list_documents(args: Namespace, cli: Cli) -> int:
+    docs = cli.services().documents.list(cli.actor(args.as_user), args.class_id)
+    if args.json:
+        cli.print_json([d.__dict__ for d in docs])
+    else:
+        for d in docs:
+            print(f"{d.id:>5}  {d.filename}  {d.status}  {d.page_count} pages  {d.chunk_count} chunks  "
+                  f"{d.size_bytes} bytes")
+    return EXIT_OK
+
+
+def ingest(args: Namespace, cli: Cli) -> int:
+    documents = cli.services().documents
+    actor = cli.actor(args.as_user)
+    failed = 0
+    for path in map(Path, args.files):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
+            failed += 1
+            continue
+        result = documents.upload(actor, args.class_id, path.name, data)
+        if result.ok:
+            note = " (already uploaded; not duplicated)" if result.deduplicated else ""
+            pages = f"{result.pages} pages, " if result.pages else ""
+            print(f"ok      {path.name}: document {result.document_id}, {pages}"
+                  f"{result.chunks} chunks, {result.seconds:.1f}s{note}")
+        else:
+            failed += 1
+            print(f"FAILED  {path.name}: {result.error}")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def delete_document(args: Namespace, cli: Cli) -> int:
+    cli.services().documents.delete(cli.actor(args.as_user), args.document_id)
+    print(f"deleted document {args.document_id}")
+    return EXIT_OK

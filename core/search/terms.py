@@ -1,0 +1,44 @@
+"""The words BM25 counts: lowercase, words of 2+ characters, no English stopwords, stemmed."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from core.search import native
+
+# "\w{2,}" finds the same words as bm25s's "\b\w\w+\b", about twice as fast.
+_SPLIT = re.compile(r"\w{2,}").findall
+_BLOCK = 2048  # documents analysed at a time: bounds the transient word lists
+
+
+def _stems(words: list[str]) -> list[str]:
+    stemmer = native.stemmer()
+    return stemmer.stemWords(words) if stemmer is not None else words
+
+
+def tokenize(texts: Iterable[str]) -> list[list[str]]:
+    """Each text's terms, in order."""
+    stop = native.english_stopwords()
+    return [_stems([w for w in _SPLIT(t.lower()) if w not in stop]) for t in texts]
+
+
+def analyse(texts: Sequence[str]) -> tuple[list[list[int]], dict[str, int]]:
+    """Each text's term ids and the term -> id vocabulary (the same terms as tokenize).
+
+    Each distinct word is filtered and stemmed once, so the per-token work is one lookup.
+    """
+    vocab: dict[str, int] = {}
+    word_id: dict[str, int] = dict.fromkeys(native.english_stopwords(), -1)
+    out: list[list[int]] = []
+    for start in range(0, len(texts), _BLOCK):
+        docs = [_SPLIT(t.lower()) for t in texts[start:start + _BLOCK]]
+        new: set[str] = set()
+        for words in docs:
+            new.update(words)
+        new.difference_update(word_id)
+        if new:
+            fresh = list(new)
+            for word, stem in zip(fresh, _stems(fresh)):
+                word_id[word] = vocab.setdefault(stem, len(vocab))
+        out.extend([i for i in map(word_id.__getitem__, words) if i >= 0] for words in docs)
+    return out, vocab
