@@ -47,8 +47,12 @@ def test_wrong_password_and_unknown_email_give_the_same_message(services, fast_b
 
 def test_repeated_failures_lock_the_account(services, fast_bcrypt):
     services.accounts.register("a@example.edu", "right-password-1")
-    for _ in range(acc.MAX_FAILED_LOGINS):
-        with pytest.raises(AuthError):
+    for _ in range(acc.MAX_FAILED_LOGINS - 1):
+        with pytest.raises(AuthError, match="^Wrong email or password.$"):
+            services.accounts.authenticate("a@example.edu", "wrong-password-1")
+    assert services.accounts.authenticate("a@example.edu", "right-password-1")  # one short: still open
+    for _ in range(acc.MAX_FAILED_LOGINS):  # a success starts the count again
+        with pytest.raises(AuthError, match="^Wrong email or password.$"):
             services.accounts.authenticate("a@example.edu", "wrong-password-1")
     with pytest.raises(AuthError, match="locked"):
         services.accounts.authenticate("a@example.edu", "right-password-1")

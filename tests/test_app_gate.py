@@ -70,8 +70,9 @@ def test_log_out_returns_to_the_login_page_and_closes_every_page(app_env, svc):
     assert not at.exception
     assert [t.label for t in at.text_input] == ["Email", "Password"]
     assert not at.session_state["authentication_status"]
-    with pytest.raises(ValueError):
-        at.switch_page(page("classes"))
+    for name in APP_PAGES:
+        with pytest.raises(ValueError, match="Known pages: \\['.*login.py'\\]"):
+            at.switch_page(page(name))
 
 
 def test_register_writes_the_users_table(app_env, svc):

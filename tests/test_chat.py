@@ -27,7 +27,8 @@ def test_answer_cites_document_and_page(services, instructor, klass):
     top = answer.citations[0]
     assert (top.n, top.document, top.page) == (1, "lecture3.pdf", 2)
     assert "ATP" in answer.text
-    # every sentence carries a citation that exists in the sources
+    # the answer is sentences each followed by a citation that exists in the sources
+    assert re.fullmatch(r"(?:[^\[\]]+ \[\d+\] ?)+", answer.text), answer.text
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert cited and cited <= {c.n for c in answer.citations}
     assert answer.to_dict()["citations"][0].keys() == {"n", "document", "page", "text", "score"}
@@ -51,17 +52,23 @@ def test_bad_questions(services, instructor, klass, question):
 
 
 def test_history_is_per_user_and_class(services, instructor, student, klass):
-    services.classes.join(student, klass.join_code)
+    other = services.classes.create(instructor, "Chemistry")
+    assert services.documents.upload(instructor, other.id, "ions.txt", b"Ions are atoms with a net charge.").ok
+    for info in (klass, other):
+        services.classes.join(student, info.join_code)
     services.chat.ask(instructor, klass.id, "What do chloroplasts do?")
     services.chat.ask(student, klass.id, "What is the cell membrane?")
+    services.chat.ask(student, other.id, "What are ions?")
     mine = services.chat.history(student, klass.id)
     assert [m.role for m in mine] == ["user", "assistant"]
     assert mine[0].content == "What is the cell membrane?"
     assert mine[1].citations and mine[1].citations[0].page == 1
+    assert [m.content for m in services.chat.history(student, other.id)][0] == "What are ions?"
     assert [m.content for m in services.chat.history(instructor, klass.id)][0] == "What do chloroplasts do?"
     services.chat.clear_history(student, klass.id)
     assert services.chat.history(student, klass.id) == []
-    assert len(services.chat.history(instructor, klass.id)) == 2
+    assert len(services.chat.history(student, other.id)) == 2  # the other class's chat stays
+    assert len(services.chat.history(instructor, klass.id)) == 2  # and so does everyone else's
 
 
 def test_latency_is_logged_for_monitoring(services, instructor, klass):

@@ -37,9 +37,12 @@ def test_pdf_ingest_keeps_page_numbers_and_reports_progress(services, instructor
 def test_text_and_markdown(services, instructor, klass):
     md = b"# Genetics\n\nDNA is a double helix.\n\n## RNA\n\nRNA is single stranded.\n"
     assert services.documents.upload(instructor, klass.id, "notes.md", md).ok
-    assert services.documents.upload(instructor, klass.id, "notes.txt", "Café enzymes — catalysts.".encode()).ok
+    assert services.documents.upload(instructor, klass.id, "notes.txt",
+                                     "Café enzymes — biological catalysts speed reactions.".encode("cp1252")).ok
     answer = services.chat.ask(instructor, klass.id, "What shape is DNA?")
     assert answer.found and answer.citations[0].document == "notes.md" and answer.citations[0].page is None
+    answer = services.chat.ask(instructor, klass.id, "What do enzymes speed?")
+    assert answer.citations[0].document == "notes.txt" and "Café enzymes —" in answer.citations[0].text
 
 
 def test_identical_bytes_are_not_duplicated(services, instructor, klass):
@@ -134,9 +137,14 @@ def test_filenames_never_reach_storage_keys(services, instructor, klass):
 
 
 def test_failures_are_recorded_per_class(services, instructor, klass):
+    other = services.classes.create(instructor, "Chemistry")
     services.documents.upload(instructor, klass.id, "x.xyz", b"data")
+    services.documents.upload(instructor, other.id, "y.xyz", b"data")
+    services.documents.upload(instructor, other.id, "z.xyz", b"data")
+    assert [f.filename for f in services.documents.failures(instructor, klass.id)] == ["x.xyz"]
+    assert [f.filename for f in services.documents.failures(instructor, other.id)] == ["z.xyz", "y.xyz"]
     with services.db.transaction() as s:
-        assert s.scalar(select(func.count()).select_from(IngestFailure)) == 1
+        assert s.scalar(select(func.count()).select_from(IngestFailure)) == 3
 
 
 def test_a_row_abandoned_in_processing_does_not_block_a_new_upload(services, instructor, klass):

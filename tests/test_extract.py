@@ -67,6 +67,8 @@ def test_pdf_with_only_a_header_is_corrupt():
 
 def test_extraction_is_thread_safe():
     data = make_pdf([f"Page {n} text." for n in range(1, 6)])
+    alone = extract("t.pdf", data)
+    assert [p.text for p in alone.pages] == [f"Page {n} text." for n in range(1, 6)]
     results, errors = [], []
 
     def work():
@@ -82,7 +84,7 @@ def test_extraction_is_thread_safe():
     for t in threads:
         t.join()
     assert not errors
-    assert len(results) == 20 and all(r == results[0] for r in results)
+    assert len(results) == 20 and all(r == alone for r in results)
 
 
 # --- text files -------------------------------------------------------------------------

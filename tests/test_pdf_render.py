@@ -53,12 +53,14 @@ def test_bad_width(width):
 
 
 def test_rendering_is_thread_safe():
-    sizes, errors = [], []
+    alone = {page: render_page_png(PDF, page, 200) for page in (1, 2, 3)}
+    assert len(set(alone.values())) == 3  # the pages differ, so a mixed-up render would show
+    results, errors = [], []
 
     def work(page):
         try:
             for _ in range(3):
-                sizes.append(png_size(render_page_png(PDF, page, 200))[0])
+                results.append((page, render_page_png(PDF, page, 200)))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -67,4 +69,5 @@ def test_rendering_is_thread_safe():
         t.start()
     for t in threads:
         t.join()
-    assert not errors and sizes == [200] * 12
+    assert not errors and len(results) == 12
+    assert all(png == alone[page] for page, png in results)

@@ -54,6 +54,8 @@ def test_production_refuses_each_unsafe_setting_by_name(override, setting):
         settings.check()
     assert setting in str(err.value)
     assert str(err.value).startswith("Refusing to start in production")
+    problems = str(err.value).split("\n- ")[1:]
+    assert len(problems) == 1 and problems[0].startswith(setting), problems  # that one, and only it
 
 
 def test_missing_cookie_key_from_the_environment_is_refused(clean_env, monkeypatch):

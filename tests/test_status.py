@@ -37,8 +37,8 @@ def test_healthy_status_with_counts_failures_and_latency(services, instructor, s
     assert db["dialect"] in ("sqlite", "postgresql")
     assert storage["ok"] and storage["backend"] == "local" and storage["error"] is None
     assert services.store.list_keys(HEALTH_PREFIX) == []  # the probe cleans up after itself
-    assert status["counts"] == {"users": 2, "classes": 1, "documents": 1,
-                                "chunks": services.documents.counts()["chunks"], "ingest_failures": 1}
+    assert status["counts"] == {"users": 2, "classes": 1, "documents": 1, "chunks": 2,  # one per short page
+                                "ingest_failures": 1}
     failures = status["ingest_failures"]
     assert failures["count"] == 1
     [recent] = failures["recent"]
@@ -61,10 +61,12 @@ def test_latency_percentiles_come_from_the_asks(services, instructor, student):
         services.chat.ask(student, info.id, f"force and mass question {i}")
     with services.db.transaction() as s:
         latencies = sorted(s.scalars(select(QueryLog.latency_ms)).all())
+    import numpy as np
+
     q = services.status.report(SYSTEM)["queries"]
     assert q["queries"] == 20
-    assert latencies[0] <= q["p50_ms"] <= latencies[-1]
-    assert q["p99_ms"] <= latencies[-1] + 1e-9
+    for name, pct in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99)):
+        assert q[name] == pytest.approx(float(np.percentile(latencies, pct)))
 
 
 class BrokenStore:

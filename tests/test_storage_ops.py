@@ -240,7 +240,10 @@ def test_missing_source_fails_that_document_only(local_docs):
     make_file_store(svc.settings, "local").delete(f"classes/{class_id}/documents/{ids['krebs.txt']}")
     summary = migrate(svc.db, svc.settings, "s3")
     assert summary["copied"] == 2 and summary["aborted"] is None
+    assert [f["document_id"] for f in summary["failed"]] == [ids["krebs.txt"]]
     assert "missing" in summary["failed"][0]["reason"]
+    assert backends(svc)[ids["krebs.txt"]] == "local"
+    assert {backends(svc)[ids[name]] for name in ("photosynthesis.txt", "btree.md")} == {"s3"}
 
 
 def test_cli_help_and_subprocess_run(s3_settings, tmp_path, capsys):
