@@ -23,8 +23,8 @@ from core.services.permissions import require_reader
 MAX_QUESTION_CHARS = 2000
 TOP_K = 6  # passages retrieved
 MAX_SOURCES = 5  # passages shown as sources
-# Cosine below which a passage is not about the question. all-MiniLM-L6-v2 puts unrelated
-# text around 0.0-0.15 and topical matches above 0.3 (docs/retrieval.md, "Relevance threshold").
+# Cosine below which a passage is not about the question: on SQuAD it keeps 98.6 % of the
+# answerable questions but lets a quarter of off-topic ones through (docs/retrieval.md, "Relevance threshold").
 MIN_RELEVANCE = 0.25
 NO_DOCUMENTS = "This class has no documents yet, so there is nothing to answer from. An instructor can upload course material on the Documents page."
 NOT_FOUND = "I couldn't find anything about that in this class's material. Try rephrasing with terms from the course, or ask your instructor whether it is covered."
