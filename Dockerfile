@@ -16,7 +16,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TOKENIZERS_PARALLELISM=false \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    DATA_DIR=/app/data
+    DATA_DIR=/app/data \
+    APP_ENV=production
 
 # an unprivileged user owns only the writable data directory
 RUN groupadd --system --gid 10001 app \

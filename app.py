@@ -12,7 +12,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from core.errors import ConfigError
 from ui import auth
-from ui.state import get_services, page_path, warm_up_model
+from ui.safe import inline
+from ui.state import entering, get_services, page_path, warm_up_model
 from ui.widgets import shown_errors
 
 st.set_page_config(page_title="ClassGPT", page_icon="🎓", layout="centered")
@@ -44,9 +45,10 @@ else:
     # pages/ menu never appears (see docs/app.md)
     page = st.navigation(pages, position="top")
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.name}**  \n{actor.email}")
+        st.caption(f"Signed in as **{inline(actor.name)}**  \n{inline(actor.email)}")
         st.button("Log out", icon=":material/logout:", on_click=auth.request_logout, key="sidebar_logout",
                   width="stretch")
 
+entering(page.url_path)
 with shown_errors(page.title):
     page.run()

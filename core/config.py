@@ -5,7 +5,9 @@ so one object serves the CLI, the app and the tests.
 """
 from __future__ import annotations
 
-from functools import cached_property
+import math
+import os
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +19,17 @@ DEV_COOKIE_KEY = "dev-only-cookie-key-change-me"
 PLACEHOLDER_SECRETS = {"", DEV_COOKIE_KEY, "change-me", "changeme", "secret", "CHANGE_ME"}
 # What .streamlit/secrets.toml.example puts where a real value must go.
 PLACEHOLDER_MARK = "REPLACE_ME"
+# An estimate, not a proof: random 32-character keys estimate at 93+ bits (hex) and 136+ bits
+# (token_urlsafe), "x" * 40 at 0 and a repeated pair of characters at 40.
+MIN_KEY_ENTROPY_BITS = 80
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """Length × the Shannon entropy of the secret's own characters: a lower bound for a random
+    key's strength, and near zero for "xxxx…" or a repeated word."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values()) if secret else 0.0
+    return per_char * len(secret)
 
 
 class Settings(BaseSettings):
@@ -37,9 +50,13 @@ class Settings(BaseSettings):
     auth_cookie_key: str = DEV_COOKIE_KEY
     auth_cookie_name: str = "classgpt_auth"
     auth_cookie_expiry_days: float = 7
-    admin_emails: str = ""  # comma-separated
+    # the request header that carries the client's address behind a proxy (Fly.io: Fly-Client-IP;
+    # nginx: X-Forwarded-For); empty: the connection's own address
+    client_ip_header: str = ""
 
     max_upload_mb: float = 50
+    max_pages_per_document: int = 2000
+    max_text_chars: int = 5_000_000  # ~1M words: about 5,500 passages to embed
     embedder: Literal["minilm", "fake"] = "minilm"
     embed_batch_size: int = 16  # measured: best raw and per-document throughput on 2 cores (docs/retrieval.md)
     chunk_words: int = 180
@@ -70,10 +87,6 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
-    @cached_property
-    def admin_email_set(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
-
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
@@ -86,10 +99,12 @@ class Settings(BaseSettings):
             for name, field in type(self).model_fields.items()
             if PLACEHOLDER_MARK in str(getattr(self, name))
         ]
-        if self.auth_cookie_key.strip() in PLACEHOLDER_SECRETS or len(self.auth_cookie_key) < 32:
+        if (self.auth_cookie_key.strip() in PLACEHOLDER_SECRETS or len(self.auth_cookie_key) < 32
+                or estimated_entropy_bits(self.auth_cookie_key) < MIN_KEY_ENTROPY_BITS):
             problems.append(
-                "AUTH_COOKIE_KEY is missing, a placeholder or shorter than 32 characters: "
-                "set a random secret (e.g. `python -c 'import secrets;print(secrets.token_urlsafe(48))'`)"
+                "AUTH_COOKIE_KEY is missing, a placeholder, shorter than 32 characters or not random "
+                f"(under {MIN_KEY_ENTROPY_BITS} bits of entropy): set a random secret "
+                "(e.g. `python -c 'import secrets;print(secrets.token_urlsafe(48))'`)"
             )
         if self.sqlalchemy_url.startswith("sqlite") and not self.allow_sqlite_in_production:
             problems.append(
@@ -104,6 +119,13 @@ class Settings(BaseSettings):
         if self.storage_backend == "s3" and not self.s3_bucket:
             problems.append("S3_BUCKET is empty but STORAGE_BACKEND=s3")
         return problems
+
+    def notices(self) -> list[str]:
+        """Settings that do not do what an operator may expect (logged at start)."""
+        if os.environ.get("ADMIN_EMAILS", "").strip():  # read by earlier versions; no field here any more
+            return ["ADMIN_EMAILS is no longer read: registering never makes anyone an administrator. "
+                    "Make one with `python -m core grant-admin EMAIL` (or `create-user --admin`)."]
+        return []
 
     def check(self) -> "Settings":
         """Refuse to start with unsafe settings in production; returns self for chaining."""

@@ -13,6 +13,14 @@ class AuthError(ClassGPTError):
     """Wrong email or password, or a locked account."""
 
 
+class TooManyAttempts(AuthError):
+    """Too many failures in a row: the next attempt must wait (retry_after seconds)."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDenied(ClassGPTError):
     """The acting user may not do this."""
 

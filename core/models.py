@@ -52,8 +52,6 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -68,6 +66,9 @@ class Class(Base):
     # revision 2 (accounts): nullable so classes made before accounts keep working
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     join_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # revision 5 (security): made before accounts existed, so readable by every signed-in user
+    # while it has no instructor; never set by the app, only by that migration
+    pre_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
 
     documents: Mapped[list[Document]] = relationship(back_populates="klass", passive_deletes=True)
 
@@ -153,3 +154,27 @@ class QueryLog(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     n_sources: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its HMAC (revision 5)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ThrottleEntry(Base):
+    """Failed attempts under one key (an account, a client address, a pair), with growing delays."""
+
+    __tablename__ = "throttle"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

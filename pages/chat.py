@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ClassGPTError
+from ui.safe import block, inline
 from ui.state import get_services, page_path, require_actor
-from ui.widgets import class_picker
+from ui.widgets import class_picker, show_error
 
 EAGER_ANSWERS = 1  # the newest answer's page images render at once; older ones when opened
 
@@ -33,17 +34,18 @@ def show_sources(citations, key: str, eager: bool) -> None:
         return
     st.caption("Sources")
     for c in citations:
-        expander = st.expander(f"[{c.n}] {c.label}", icon=":material/description:", key=f"{key}_{c.n}",
+        expander = st.expander(f"[{c.n}] {inline(c.label)}", icon=":material/description:", key=f"{key}_{c.n}",
                                on_change="rerun", expanded=eager and c.n == 1)
         with expander:
-            st.markdown("> " + c.text.strip().replace("\n", "  \n> "))  # keep the line breaks: headings stay apart
+            # the passage as a quote, line by line: headings and code stay apart and indented
+            st.markdown("> " + block(c.text.strip()).replace("\n", "\n> "))
             if c.page and (expander.open or (eager and c.n == 1)):
                 try:
                     png = page_image(actor, str(actor.user_id), c.document_id, c.page)
                 except ClassGPTError as exc:  # the document was deleted since this answer
-                    st.caption(f"The page preview is unavailable: {exc}")
+                    st.caption(f"The page preview is unavailable: {inline(exc)}")
                 else:
-                    st.image(png, caption=f"{c.document}, page {c.page}", width=440)
+                    st.image(png, caption=f"{inline(c.document)}, page {c.page}", width=440)
 
 
 history = services.chat.history(actor, klass.id)
@@ -54,14 +56,14 @@ if klass.document_count == 0:
     if klass.can_manage:
         st.page_link(page_path("documents"), label="Upload documents", icon=":material/upload:")
 elif not history:
-    st.caption(f"Ask anything about **{klass.name}**'s material. Every answer cites the document and page "
+    st.caption(f"Ask anything about **{inline(klass.name)}**'s material. Every answer cites the document and page "
                "it comes from.")
 
 answers_seen = sum(1 for m in history if m.role == "assistant")
 seen = 0
 for i, message in enumerate(history):
     with st.chat_message(message.role):
-        st.markdown(message.content)
+        st.markdown(block(message.content))
         if message.role == "assistant":
             seen += 1
             show_sources(message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
@@ -74,12 +76,12 @@ if history:
 question = st.chat_input(f"Ask about {klass.name}…", disabled=klass.document_count == 0, max_chars=2000)
 if question:
     with st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(block(question))
     with st.chat_message("assistant"):
         try:
             with st.spinner("Searching the class material…"):
                 services.chat.ask(actor, klass.id, question)
         except ClassGPTError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             st.rerun()  # history now holds the question and the answer; show them from there

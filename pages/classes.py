@@ -4,17 +4,20 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ClassGPTError
+from ui.auth import client_address
+from ui.safe import block, inline
 from ui.state import get_services, page_path, require_actor, select_class
-from ui.widgets import delete_with_confirmation, role_badge, when
+from ui.widgets import delete_with_confirmation, role_badge, show_error, when
 
 ss = st.session_state
 actor = require_actor()
-classes_svc = get_services().classes
+services = get_services()
+classes_svc = services.classes
 
 st.title("Your classes")
 
 if created := ss.pop("classgpt_created_class", None):
-    st.success(f"**{created[0]}** is ready. Share this join code with your students:")
+    st.success(f"**{inline(created[0])}** is ready. Share this join code with your students:")
     st.code(created[1], language=None)
 if flash := ss.pop("classgpt_classes_flash", None):
     st.success(flash)
@@ -28,7 +31,7 @@ with create_col, st.form("create_class", clear_on_submit=True, border=True):
         try:
             info = classes_svc.create(actor, name, description)
         except ClassGPTError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             select_class(info.id)
             ss["classgpt_created_class"] = (info.name, info.join_code)
@@ -39,12 +42,12 @@ with join_col, st.form("join_class", clear_on_submit=True, border=True):
     st.caption("Your instructor shares the code in class or on the syllabus.")
     if st.form_submit_button("Join class", icon=":material/group_add:"):
         try:
-            info = classes_svc.join(actor, code)
+            info = classes_svc.join(actor, code, client_address(services))
         except ClassGPTError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             select_class(info.id)
-            ss["classgpt_classes_flash"] = f"You joined **{info.name}**. Ask away on the Chat page."
+            ss["classgpt_classes_flash"] = f"You joined **{inline(info.name)}**. Ask away on the Chat page."
             st.rerun()
 
 classes = classes_svc.list_for(actor)
@@ -63,11 +66,11 @@ def open_page(class_id: int, page) -> None:
 for klass in classes:
     with st.container(border=True, key=f"class_{klass.id}"):
         title_col, badge_col = st.columns([5, 1], vertical_alignment="center")
-        title_col.subheader(klass.name, anchor=False)
+        title_col.subheader(inline(klass.name), anchor=False)
         with badge_col:
             role_badge(klass.role)
         if klass.description:
-            st.markdown(klass.description)
+            st.markdown(block(klass.description))
         docs = klass.document_count
         st.caption(f"{docs} document{'s' if docs != 1 else ''} ready · created {when(klass.created_at)}")
         if klass.join_code:
@@ -90,17 +93,17 @@ for klass in classes:
                     try:
                         classes_svc.rename(actor, klass.id, new_name, new_desc)
                     except ClassGPTError as exc:
-                        st.error(str(exc))
+                        show_error(exc)
                     else:
-                        ss["classgpt_classes_flash"] = f"Saved **{new_name.strip()}**."
+                        ss["classgpt_classes_flash"] = f"Saved **{inline(new_name)}**."
                         st.rerun()
             st.divider()
 
             def delete_class(klass=klass) -> None:
                 classes_svc.delete(actor, klass.id)
-                ss["classgpt_classes_flash"] = f"Deleted **{klass.name}**."
+                ss["classgpt_classes_flash"] = f"Deleted **{inline(klass.name)}**."
 
             delete_with_confirmation(
                 str(klass.id), label="Delete class…", on_confirm=delete_class,
-                warning=f"Delete **{klass.name}** with its {docs} document(s) and every student's chat? "
+                warning=f"Delete **{inline(klass.name)}** with its {docs} document(s) and every student's chat? "
                         "This cannot be undone.")

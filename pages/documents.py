@@ -6,6 +6,7 @@ import math
 import streamlit as st
 
 from core.errors import ClassGPTError
+from ui.safe import inline
 from ui.state import get_services, page_path, require_actor
 from ui.widgets import class_picker, delete_with_confirmation, human_size, when
 
@@ -30,7 +31,8 @@ def process(files) -> None:
     """Ingest each file with its own status box and progress bar; remember the outcome."""
     outcomes = []
     for upload in files:
-        with st.status(f"Processing **{upload.name}**…", expanded=True) as box:
+        name = inline(upload.name)
+        with st.status(f"Processing **{name}**…", expanded=True) as box:
             bar = st.progress(0.0, text="Starting")
 
             def progress(stage: str, fraction: float, bar=bar) -> None:
@@ -39,19 +41,19 @@ def process(files) -> None:
             try:
                 result = documents.upload(actor, klass.id, upload.name, upload.getvalue(), progress=progress)
             except ClassGPTError as exc:  # e.g. no longer an instructor of this class
-                box.update(label=f"**{upload.name}**: {exc}", state="error")
-                outcomes.append(("error", f"**{upload.name}**: {exc}"))
+                box.update(label=f"**{name}**: {inline(exc)}", state="error")
+                outcomes.append(("error", f"**{name}**: {inline(exc)}"))
                 continue
             if result.ok:
                 note = "already in this class" if result.deduplicated else (
                     f"{result.pages} page{'s' if result.pages != 1 else ''}, {result.chunks} passages"
                     if result.pages else f"{result.chunks} passages")
-                box.update(label=f"**{upload.name}** is ready ({note})", state="complete", expanded=False)
-                outcomes.append(("success", f"**{upload.name}** is ready ({note})."))
+                box.update(label=f"**{name}** is ready ({note})", state="complete", expanded=False)
+                outcomes.append(("success", f"**{name}** is ready ({note})."))
             else:
-                st.error(result.error)
-                box.update(label=f"**{upload.name}** failed", state="error", expanded=True)
-                outcomes.append(("error", result.error or f"**{upload.name}** failed."))
+                st.error(inline(result.error))
+                box.update(label=f"**{name}** failed", state="error", expanded=True)
+                outcomes.append(("error", inline(result.error) if result.error else f"**{name}** failed."))
     ss["classgpt_upload_outcomes"] = outcomes
 
 
@@ -74,7 +76,7 @@ else:
     st.caption("Your instructor manages this class's documents; answers in Chat come from them.")
 
 docs = documents.list(actor, klass.id)
-st.subheader(f"{klass.name} · {len(docs)} document{'s' if len(docs) != 1 else ''}")
+st.subheader(f"{inline(klass.name)} · {len(docs)} document{'s' if len(docs) != 1 else ''}")
 if not docs:
     if klass.can_manage:
         st.info("No documents yet. Upload lecture slides, notes or readings above: students can ask about "
@@ -92,30 +94,31 @@ for doc in docs:
     cols = st.columns(widths, vertical_alignment="center")
     icon = ":material/picture_as_pdf:" if doc.content_type == "application/pdf" else ":material/article:"
     pages = f"{doc.page_count} page{'s' if doc.page_count != 1 else ''} · " if doc.page_count else ""
-    cols[0].markdown(f"{icon} **{doc.filename}**  \n:gray[{pages}{human_size(doc.size_bytes)}]")
-    cols[1].markdown(STATUS_LABELS.get(doc.status, doc.status), help=doc.error or None)
-    cols[2].markdown(f"{doc.uploaded_by or 'unknown'}  \n:gray[{when(doc.created_at)}]")
+    cols[0].markdown(f"{icon} **{inline(doc.filename)}**  \n:gray[{pages}{human_size(doc.size_bytes)}]")
+    cols[1].markdown(STATUS_LABELS.get(doc.status, doc.status), help=inline(doc.error) if doc.error else None)
+    cols[2].markdown(f"{inline(doc.uploaded_by or 'unknown')}  \n:gray[{when(doc.created_at)}]")
     url = documents.download_url(actor, doc.id)
     if url:  # S3: the browser fetches the file straight from the bucket
-        cols[3].link_button("", url, icon=":material/download:", help=f"Download {doc.filename}")
+        cols[3].link_button("", url, icon=":material/download:", help=f"Download {inline(doc.filename)}")
     else:
         cols[3].download_button("", data=lambda doc_id=doc.id: documents.download(actor, doc_id)[2],
                                 file_name=doc.filename, mime=doc.content_type, key=f"download_{doc.id}",
-                                icon=":material/download:", help=f"Download {doc.filename}", on_click="ignore")
+                                icon=":material/download:", help=f"Download {inline(doc.filename)}",
+                                on_click="ignore")
     if not klass.can_manage:
         continue
 
     def delete_document(doc=doc) -> None:
         documents.delete(actor, doc.id)
-        ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{doc.filename}**.")]
+        ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{inline(doc.filename)}**.")]
 
     delete_with_confirmation(
-        str(doc.id), place=cols[4], help=f"Delete {doc.filename}", on_confirm=delete_document,
-        warning=f"Delete **{doc.filename}**? Students can no longer ask about it. This cannot be undone.")
+        str(doc.id), place=cols[4], help=f"Delete {inline(doc.filename)}", on_confirm=delete_document,
+        warning=f"Delete **{inline(doc.filename)}**? Students can no longer ask about it. This cannot be undone.")
 
 if klass.can_manage:
     failures = documents.failures(actor, klass.id, limit=10)
     if failures:
         with st.expander(f"Recent failed uploads ({len(failures)})", icon=":material/error:"):
             for failure in failures:
-                st.markdown(f"**{failure.filename}** · {when(failure.created_at)}  \n{failure.error}")
+                st.markdown(f"**{inline(failure.filename)}** · {when(failure.created_at)}  \n{inline(failure.error)}")

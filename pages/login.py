@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.services.passwords import PASSWORD_RULES
 from ui import auth
+from ui.safe import inline
 from ui.state import get_services
 
 ss = st.session_state
@@ -23,15 +25,17 @@ mode = st.segmented_control("What would you like to do?", ["Log in", "Create acc
                             required=True, label_visibility="collapsed")
 
 if mode == "Create account":
-    st.caption(f"Passwords: {auth.PASSWORD_RULES}")
+    st.caption(f"Passwords: {PASSWORD_RULES}")
     email = auth.register_form(services)
     if email:
         ss["classgpt_registered"] = email
-        ss["classgpt_flash"] = f"Account created for {email}. Log in to continue."
+        ss["classgpt_flash"] = f"Account created for {inline(email)}. Log in to continue."
         st.rerun()
 else:
     if flash := ss.pop("classgpt_flash", None):
         st.success(flash)
+    if why := ss.get(auth.LOGGED_OUT):  # stays until the next login: the cookie's component reruns the page
+        st.info(why, icon=":material/logout:")
     with st.form("login"):
         st.subheader("Log in")
         st.text_input("Email", key="login_email", autocomplete="email", placeholder="you@school.edu")
@@ -40,5 +44,5 @@ else:
     if submitted:
         if auth.log_in(ss.get("login_email", ""), ss.get("login_password", "")):
             st.rerun()  # the gate now lists the app's pages; the cookie is set on that run
-        st.error(ss.get(auth.LOGIN_ERROR, "Wrong email or password."))
+        st.error(inline(ss.get(auth.LOGIN_ERROR, "Wrong email or password.")), icon=":material/error:")
     st.caption("New here? Choose **Create account** above.")

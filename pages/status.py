@@ -9,7 +9,7 @@ from ui.state import get_services, require_actor
 actor = require_actor()
 if not actor.is_admin:
     # a second lock: app.py does not list this page for non-admins
-    st.error("The Status page is for administrators (set by ADMIN_EMAILS).")
+    st.error("The Status page is for administrators (made by the operator: `python -m core grant-admin EMAIL`).")
     st.stop()
 
 st.title("Status")

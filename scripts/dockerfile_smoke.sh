@@ -82,6 +82,19 @@ PY
 echo "  ${START[*]}"
 PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
+step "the image as built is production: with no safe settings its first step refuses, naming them"
+if (cd "$TMP/app" && "${START[@]}") >"$TMP/refused.log" 2>&1; then
+  cat "$TMP/refused.log"; echo "FAIL: the image started without AUTH_COOKIE_KEY, DATABASE_URL or storage settings"; exit 1
+fi
+if ! grep -q "Refusing to start in production" "$TMP/refused.log" || ! grep -q "AUTH_COOKIE_KEY" "$TMP/refused.log"; then
+  cat "$TMP/refused.log"; echo "FAIL: the refusal does not name the unsafe settings"; exit 1
+fi
+step "  refused: $(grep -c '^- ' "$TMP/refused.log") unsafe settings named"
+
+# this check runs on one machine: SQLite and local files, allowed explicitly, and a random cookie key
+AUTH_COOKIE_KEY="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+export AUTH_COOKIE_KEY ALLOW_SQLITE_IN_PRODUCTION=true ALLOW_LOCAL_STORAGE_IN_PRODUCTION=true
+
 step "start (migrations, then streamlit) on 127.0.0.1:$PORT"
 # the CMD's own flags stay; later flags win, so the server binds to loopback on a free port here
 (cd "$TMP/app" && exec "${START[@]}" --server.address=127.0.0.1 "--server.port=$PORT") >"$TMP/server.log" 2>&1 &

@@ -9,6 +9,7 @@ a browser session does. (The first-run case is tested separately: the page files
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -80,11 +81,13 @@ def new_app(entry: Path) -> AppTest:
     return AppTest.from_file(str(entry), default_timeout=TIMEOUT)
 
 
-def logged_in(entry: Path, email: str, *, page_name: str | None = None) -> AppTest:
+def logged_in(entry: Path, email: str, *, page_name: str | None = None, password: str = PASSWORD) -> AppTest:
     """An app whose session is signed in as email (as after a valid cookie), on page_name."""
+    from ui.auth import SESSION_KEY
+    from ui.state import get_services
+
     at = new_app(entry)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = email
+    at.session_state[SESSION_KEY] = get_services().accounts.log_in(email, password).token
     at.run()
     if page_name:
         at.switch_page(page(page_name)).run()
@@ -92,9 +95,18 @@ def logged_in(entry: Path, email: str, *, page_name: str | None = None) -> AppTe
     return at
 
 
+def shown(markdown: object) -> str:
+    """What a Markdown source shows as text where it only escapes (ui/safe.py): the backslashes go."""
+    return re.sub(r"\\(.)", r"\1", str(markdown))
+
+
+def values(elements) -> list[str]:
+    return [shown(e.value) for e in elements]
+
+
 def texts(at: AppTest) -> str:
-    """Every bit of text on the page, for `in` checks."""
+    """Every bit of text on the page, as shown, for `in` checks."""
     parts = []
     for kind in ("title", "subheader", "markdown", "caption", "info", "success", "warning", "error", "code"):
-        parts.extend(str(e.value) for e in getattr(at, kind))
+        parts.extend(values(getattr(at, kind)))
     return "\n".join(parts)

@@ -90,7 +90,7 @@ def run_core(argv: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 def fast_bcrypt(monkeypatch):
     """bcrypt at cost 4: same code path, a fraction of the ~235 ms per hash."""
-    monkeypatch.setattr("core.services.accounts.BCRYPT_ROUNDS", 4)
+    monkeypatch.setattr("core.services.passwords.BCRYPT_ROUNDS", 4)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, texts  # noqa: F401
+from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, shown, texts  # noqa: F401
 from tests.factories import corrupt_pdf, make_pdf
 
 PDF = "application/pdf"
@@ -14,7 +14,7 @@ PDF = "application/pdf"
 def test_empty_class_tells_the_instructor_to_upload(app_env, setup):
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
     assert at.title[0].value == "Documents"
-    assert "No documents yet. Upload lecture slides" in at.info[0].value
+    assert "No documents yet. Upload lecture slides" in shown(at.info[0].value)
     assert at.file_uploader[0].accept_multiple_files
 
 
@@ -28,12 +28,12 @@ def test_upload_several_files_each_with_its_status(app_env, svc, setup):
     ])
     at = next(b for b in at.button if b.label == "Upload and process").click().run()
     assert not at.exception
-    labels = [s.label for s in at.status]
+    labels = [shown(s.label) for s in at.status]
     assert labels[0].startswith("**cells.pdf** is ready (2 pages, ")
     assert labels[1].startswith("**notes.md** is ready")
     assert labels[2] == "**broken.pdf** failed"
     assert [s.state for s in at.status] == ["complete", "complete", "error"]
-    assert "broken.pdf" in at.error[0].value  # the specific reason, next to its file
+    assert "broken.pdf" in shown(at.error[0].value)  # the specific reason, next to its file
     docs = svc.documents.list(prof, klass.id)
     assert sorted(d.filename for d in docs) == ["cells.pdf", "notes.md"]
     page_text = texts(at)
@@ -43,7 +43,7 @@ def test_upload_several_files_each_with_its_status(app_env, svc, setup):
     assert at.expander[-1].label.startswith("Recent failed uploads (1)")
     # the outcome stays visible after the next rerun
     at = at.run()
-    assert any("cells.pdf" in s.value for s in at.success) and any("broken.pdf" in e.value for e in at.error)
+    assert any("cells.pdf" in shown(s.value) for s in at.success) and any("broken.pdf" in shown(e.value) for e in at.error)
 
 
 def test_delete_asks_to_confirm(app_env, svc, setup):
@@ -51,12 +51,12 @@ def test_delete_asks_to_confirm(app_env, svc, setup):
     doc = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
     at = at.button(key=f"delete_{doc.document_id}").click().run()
-    assert "Delete **cells.pdf**?" in at.warning[0].value
+    assert "Delete **cells.pdf**?" in shown(at.warning[0].value)
     assert len(svc.documents.list(prof, klass.id)) == 1
     at = at.button(key=f"delete_yes_{doc.document_id}").click().run()
     assert not at.exception
     assert svc.documents.list(prof, klass.id) == []
-    assert "Deleted **cells.pdf**" in at.success[0].value
+    assert "Deleted **cells.pdf**" in shown(at.success[0].value)
 
 
 def test_students_see_the_list_read_only(app_env, svc, setup):
@@ -74,4 +74,4 @@ def test_students_see_the_list_read_only(app_env, svc, setup):
 
 def test_a_student_with_no_documents_yet(app_env, setup):
     at = logged_in(app_env, "stu@example.edu", page_name="documents")
-    assert "Your instructor has not uploaded any documents yet." in at.info[0].value
+    assert "Your instructor has not uploaded any documents yet." in shown(at.info[0].value)

@@ -1,9 +1,11 @@
 """The acceptance journey in a real browser: Debian's Chromium, driven by Playwright, against
 `streamlit run app.py` on 127.0.0.1 with a fresh data directory and the real embedding model.
 
-register → log in (a wrong password first) → create a class → upload a PDF → ask → an answer
-with a page citation and its page image → reload, still logged in → log out → reload, still
-logged out. Screenshots go to artifacts/browser/ (docs/screenshots/ holds the chosen ones).
+register → log in (a wrong password first) → create a class → upload a PDF (and a file whose
+name is Markdown image syntax: shown as text, never fetched) → ask → an answer with a page
+citation and its page image → reload, still logged in → the password changed from a second
+browser: the first one's session is over, even after a reload → log out → reload, still logged
+out. Screenshots go to artifacts/browser/ (docs/screenshots/ holds the chosen ones).
 
 Skips when /usr/bin/chromium is missing, unless REQUIRE_BROWSER=1 (.ci/run sets it): then
 a missing browser is a failure.
@@ -32,6 +34,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("CLASSGPT_ARTIFACTS", ROOT / "artifacts")) / "browser"
 EMAIL, PASSWORD = "ada@example.edu", "Analytical-engine-1843"
+NEW_PASSWORD = "Difference-engine-1822"
+TRAP_NAME = "![tracker](tracker-pixel.png) notes.txt"  # Markdown image syntax as a filename
 STEP = 30_000  # ms: one UI step
 SLOW_STEP = 120_000  # ms: the first upload may wait for the model to load
 
@@ -166,9 +170,13 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     url, up_at = server
     pdf = tmp_path / "biology-notes.pdf"
     pdf.write_bytes(make_pdf(PAGES))
+    trap = tmp_path / TRAP_NAME
+    trap.write_text("Osmosis moves water across a membrane toward the higher solute concentration.")
     context = browser.new_context(viewport={"width": 1280, "height": 1100})
     page = context.new_page()
     page.set_default_timeout(STEP)
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
     login_button = page.get_by_test_id("stForm").get_by_role("button", name="Log in")
 
     # 1. the login page, quickly, and nothing else: no navigation, and /chat shows the login page
@@ -193,7 +201,7 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     _settle(page)
     expect(login_button).to_be_visible()
 
-    # 2. register (the authenticator's form, our password rules)
+    # 2. register (our password rules)
     page.get_by_role("radio", name="Create account").click()
     _settle(page)
     page.get_by_label("First name (optional)").fill("Ada")
@@ -237,6 +245,13 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     expect(page.get_by_text("1 document", exact=False).first).to_be_visible()
     expect(page.get_by_text(re.compile(r"\bReady$")).filter(visible=True).first).to_be_visible()
     _shot(page, "03-documents")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(trap))
+    page.get_by_role("button", name="Upload and process").click()
+    _settle(page)
+    expect(page.get_by_text(f"{TRAP_NAME} is ready").first).to_be_visible(timeout=SLOW_STEP)
+    expect(page.get_by_text(TRAP_NAME, exact=True).first).to_be_visible()  # as text, brackets and all
+    assert not [u for u in fetched if "tracker-pixel" in u], "a filename made the browser fetch an address"
+    assert page.locator('img[src*="tracker-pixel"]').count() == 0
 
     # 6. ask: an answer that cites a page, with the passage and a picture of that page
     page.get_by_role("link", name="Chat").click()
@@ -265,15 +280,47 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     expect(login_button).to_have_count(0)
     _shot(page, "05-after-reload")
 
-    # 8. log out: back to the login page, and a reload does not log back in
-    page.get_by_role("button", name="Log out").first.click()
+    # 8. the password is changed from a second browser: the first browser's session is over at its
+    #    next click, and its cookie no longer logs in after a reload
+    other = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page2 = other.new_page()
+    page2.set_default_timeout(STEP)
+    page2.goto(url)
+    _settle(page2)
+    page2.get_by_label("Email").fill(EMAIL)
+    page2.get_by_label("Password", exact=True).fill(PASSWORD)
+    page2.get_by_test_id("stForm").get_by_role("button", name="Log in").click()
+    _settle(page2)
+    page2.get_by_role("link", name="Account").click()
+    _settle(page2)
+    page2.get_by_label("Current password").fill(PASSWORD)
+    page2.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page2.get_by_label("Repeat new password").fill(NEW_PASSWORD)
+    page2.get_by_role("button", name="Change password").click()
+    _settle(page2)
+    expect(page2.get_by_text("Password changed.")).to_be_visible()
+    page.get_by_role("link", name="Classes").click()  # the first browser, still showing the app
     _settle(page)
     expect(login_button).to_be_visible()
-    _shot(page, "05b-logged-out")
-    page.wait_for_timeout(1000)  # the cookie deletion runs in the browser component
-    page.reload()
+    expect(page.get_by_text("Your session has ended: log in again.")).to_be_visible()
+    page.reload()  # the cookie from before the password change
     _settle(page)
     expect(login_button).to_be_visible()
     expect(page.get_by_role("link", name="Chat")).to_have_count(0)
-    _shot(page, "06-logged-out")
+
+    # 9. log out in the second browser: back to the login page, and a reload does not log back in
+    page2.reload()  # the cookie written after the password change still logs in
+    _settle(page2)
+    expect(page2.get_by_role("link", name="Chat")).to_be_visible()
+    page2.get_by_role("button", name="Log out").first.click()
+    _settle(page2)
+    expect(page2.get_by_test_id("stForm").get_by_role("button", name="Log in")).to_be_visible()
+    expect(page2.get_by_text("You have been logged out.")).to_be_visible()
+    _shot(page2, "05b-logged-out")
+    page2.reload()
+    _settle(page2)
+    expect(page2.get_by_test_id("stForm").get_by_role("button", name="Log in")).to_be_visible()
+    expect(page2.get_by_role("link", name="Chat")).to_have_count(0)
+    _shot(page2, "06-logged-out")
+    other.close()
     context.close()

@@ -104,9 +104,9 @@ def test_delete_removes_documents_chunks_chat_and_files(services, instructor):
 
 
 def test_classes_made_before_accounts_stay_readable(services, instructor, student):
-    # a class from the MVP era: no owner, no enrollments
+    # a class from the MVP era: no owner, no enrollments, marked by the migration that added accounts
     with services.db.transaction() as s:
-        s.add(Class(name="Legacy class"))
+        s.add(Class(name="Legacy class", pre_accounts=True))
     legacy = services.classes.list_for(SYSTEM)[0]
     services.documents.upload(SYSTEM, legacy.id, "notes.txt", b"Osmosis moves water across membranes.")
     for user in (instructor, student):
@@ -115,3 +115,48 @@ def test_classes_made_before_accounts_stay_readable(services, instructor, studen
         assert services.chat.ask(user, legacy.id, "What moves water across membranes?").found
         with pytest.raises(PermissionDenied):
             services.documents.upload(user, legacy.id, "x.txt", b"more text")
+
+
+def test_a_class_made_without_an_owner_is_private_until_it_has_an_instructor(services, instructor, student):
+    info = services.classes.create(SYSTEM, "Made by the operator")
+    assert info.role == "operator" and len(info.join_code) == JOIN_CODE_LEN
+    assert services.documents.upload(SYSTEM, info.id, "notes.txt", b"Osmosis moves water across membranes.").ok
+    for user in (instructor, student):  # not listed, not readable, not askable
+        assert services.classes.list_for(user) == []
+        with pytest.raises(PermissionDenied):
+            services.documents.list(user, info.id)
+        with pytest.raises(PermissionDenied):
+            services.chat.ask(user, info.id, "What moves water across membranes?")
+    services.classes.add_instructor(SYSTEM, info.id, "prof@example.edu")
+    assert [(c.name, c.role) for c in services.classes.list_for(instructor)] == [("Made by the operator",
+                                                                                   "instructor")]
+    assert services.classes.list_for(student) == []  # students still join with the code
+    services.classes.join(student, info.join_code)
+    assert [c.role for c in services.classes.list_for(student)] == ["student"]
+    with pytest.raises(PermissionDenied, match="add instructors"):
+        services.classes.add_instructor(student, info.id, "student@example.edu")
+    with pytest.raises(NotFound, match="register first"):
+        services.classes.add_instructor(instructor, info.id, "ghost@example.edu")
+
+
+def test_admins_see_every_class(services, instructor, student):
+    private = services.classes.create(instructor, "Private")
+    services.accounts.set_admin(SYSTEM, "student@example.edu")
+    admin = services.accounts.lookup(SYSTEM, "student@example.edu").actor()
+    assert [(c.name, c.role) for c in services.classes.list_for(admin)] == [("Private", "operator")]
+    assert services.documents.list(admin, private.id) == []
+    services.accounts.set_admin(SYSTEM, "student@example.edu", False)  # revoked: at once
+    with pytest.raises(PermissionDenied):
+        services.documents.list(admin, private.id)
+
+
+def test_wrong_join_codes_are_throttled(services, student, instructor):
+    from core.errors import TooManyAttempts
+    from core.services.classes import JOIN_ACCOUNT
+
+    info = services.classes.create(instructor, "Bio")
+    for i in range(JOIN_ACCOUNT.free + 1):
+        with pytest.raises(NotFound):
+            services.classes.join(student, f"WRONG{i:03d}", "203.0.113.5")
+    with pytest.raises(TooManyAttempts, match="join a class"):
+        services.classes.join(student, info.join_code, "203.0.113.5")  # even the right code must wait

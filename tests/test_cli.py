@@ -37,15 +37,23 @@ def fresh_env(tmp_path, monkeypatch, fast_bcrypt):
     return f"sqlite:///{tmp_path / 'data' / 'classgpt.db'}"
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
+def run(capsys, *argv, stdin: str = "") -> tuple[int, str, str]:
+    import io
+
+    real = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(list(argv))
+    finally:
+        sys.stdin = real
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_full_flow(env, capsys):
     assert run(capsys, "migrate", "--no-backup")[0] == 0
-    code, out, _ = run(capsys, "create-user", "--email", "Prof@Example.edu", "--password", "prof-password-1")
+    code, out, _ = run(capsys, "create-user", "--email", "Prof@Example.edu", "--password-stdin",
+                       stdin="prof-password-1\n")
     assert code == 0 and "prof@example.edu" in out
     code, out, _ = run(capsys, "create-class", "--name", "Biology", "--owner", "prof@example.edu", "--json")
     created = json.loads(out)
@@ -81,22 +89,43 @@ def test_full_flow(env, capsys):
 def test_domain_errors_are_one_line_and_exit_2(env, capsys):
     code, _, err = run(capsys, "ask", "--class", "999", "anything")
     assert code == 2 and err.strip() == "error: Class 999 does not exist."
-    code, _, err = run(capsys, "create-user", "--email", "x@example.edu", "--password", "weak")
+    code, _, err = run(capsys, "create-user", "--email", "x@example.edu", "--password-stdin", stdin="weak\n")
     assert code == 2 and err == "error: Password too weak: use at least 8 characters.\n"
 
 
+def test_passwords_never_go_on_the_command_line(env, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["create-user", "--email", "x@example.edu", "--password", "secret-words-9"])
+    help_text = build_parser()._subparsers._group_actions[0].choices["create-user"].format_help()  # noqa: SLF001
+    assert "never an argument" in " ".join(help_text.split()) and "--password-stdin" in help_text
+
+
 def test_create_user_as_admin(env, capsys):
-    code, out, _ = run(capsys, "create-user", "--email", "ops@example.edu", "--password", "ops-password-1",
-                       "--admin")
+    code, out, _ = run(capsys, "create-user", "--email", "ops@example.edu", "--password-stdin", "--admin",
+                       stdin="ops-password-1\n")
     assert code == 0 and out.endswith("as admin\n")
-    code, out, _ = run(capsys, "create-user", "--email", "prof@example.edu", "--password", "prof-password-1")
+    code, out, _ = run(capsys, "create-user", "--email", "prof@example.edu", "--password-stdin",
+                       stdin="prof-password-1\n")
     assert code == 0 and "admin" not in out
     from core.config import Settings
     from core.services import build_services
 
+    from core.services.actors import SYSTEM
+
     services = build_services(Settings())
-    assert services.accounts.by_email("ops@example.edu").is_admin
-    assert not services.accounts.by_email("prof@example.edu").is_admin
+    assert services.accounts.lookup(SYSTEM, "ops@example.edu").is_admin
+    assert not services.accounts.lookup(SYSTEM, "prof@example.edu").is_admin
+    assert run(capsys, "revoke-admin", "ops@example.edu")[0] == 0
+    assert not services.accounts.lookup(SYSTEM, "ops@example.edu").is_admin
+    assert run(capsys, "grant-admin", "prof@example.edu") == (0, "prof@example.edu is an administrator\n", "")
+    assert services.accounts.lookup(SYSTEM, "prof@example.edu").is_admin
+    services.accounts.log_in("prof@example.edu", "prof-password-1")
+    assert run(capsys, "revoke-sessions", "prof@example.edu")[1] == "ended 1 session of prof@example.edu\n"
+    code, out, _ = run(capsys, "create-class", "--name", "Orphan", "--json")
+    class_id = json.loads(out)["id"]
+    assert run(capsys, "add-instructor", "--class", str(class_id), "ops@example.edu")[0] == 0
+    code, out, _ = run(capsys, "delete-user", "ops@example.edu")
+    assert code == 0 and "Orphan: no instructor left, private to administrators" in out
     services.db.engine.dispose()
 
 
@@ -175,3 +204,15 @@ def test_real_subprocess(tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["id"] == 1
     assert (tmp_path / "classgpt.db").exists()
+
+
+def test_migrate_refuses_unsafe_production_settings(fresh_env, capsys, monkeypatch):
+    """The container's first step: a misconfigured deploy stops here, with the reasons, and
+    changes nothing (instead of starting and reporting healthy)."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("AUTH_COOKIE_KEY", "x" * 40)
+    code, out, err = run(capsys, "migrate")
+    assert code == EXIT_ERROR and out == ""
+    assert err.startswith("error: Refusing to start in production:")
+    assert "AUTH_COOKIE_KEY" in err and "DATABASE_URL" in err and "STORAGE_BACKEND" in err
+    assert current_revision(make_engine(fresh_env)) is None

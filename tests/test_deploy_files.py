@@ -29,6 +29,7 @@ def test_fly_toml():
     assert fly["deploy"]["release_command"] == "python -m core migrate"
     assert fly["env"]["APP_ENV"] == "production" and fly["env"]["STORAGE_BACKEND"] == "s3"
     assert fly["env"]["SKIP_MIGRATIONS"] == "1"  # machines leave migrating to the release command
+    assert fly["env"]["CLIENT_IP_HEADER"] == "Fly-Client-IP"  # login throttling sees clients, not the proxy
     assert "mounts" not in fly, "no volume: PostgreSQL and S3 hold all state"
 
 
@@ -86,6 +87,8 @@ def test_dockerfile_start_command_and_healthcheck():
     assert "/_stcore/health" in dict(ins)["HEALTHCHECK"]
     assert dict(ins)["USER"] != "root"
     assert ins[0][1].startswith("python:3.11") and "latest" not in ins[0][1]
+    env = " ".join(value for kind, value in ins if kind == "ENV")
+    assert "APP_ENV=production" in env.split()  # the image is production unless told otherwise
 
 
 def test_docker_install_script_forces_cpu_torch_and_checks_the_model():
@@ -123,7 +126,8 @@ def test_deploy_script_checks_every_required_secret():
     deploy = (ROOT / "deploy.sh").read_text()
     required = re.search(r"REQUIRED_SECRETS=\(([^)]*)\)", deploy).group(1).split()
     assert set(required) >= {"AUTH_COOKIE_KEY", "DATABASE_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID",
-                             "AWS_SECRET_ACCESS_KEY", "ADMIN_EMAILS"}
+                             "AWS_SECRET_ACCESS_KEY"}
+    assert "ADMIN_EMAILS" not in required  # admins come from the operator, not from a setting
     docs = (ROOT / "docs" / "deploy.md").read_text()
     for name in required:
         assert name in docs, f"docs/deploy.md does not explain {name}"
@@ -140,5 +144,5 @@ def test_deploy_script_refuses_missing_secrets(tmp_path):
     result = subprocess.run(["bash", str(ROOT / "deploy.sh")], capture_output=True, text=True, timeout=30,
                             env={"PATH": f"{fake.parent}:/usr/bin:/bin"})
     assert result.returncode == 2
-    assert "AUTH_COOKIE_KEY" in result.stderr and "ADMIN_EMAILS" in result.stderr
+    assert "AUTH_COOKIE_KEY" in result.stderr and "AWS_SECRET_ACCESS_KEY" in result.stderr
     assert "DATABASE_URL" not in result.stderr.split("not set for")[1].split("\n")[0]

@@ -70,6 +70,16 @@ def test_bad_input_gets_a_specific_message_and_stores_nothing(services, instruct
     assert failure.filename == filename and failure.error == res.error
 
 
+def test_too_many_pages_or_too_much_text_is_refused_and_stores_nothing(services, instructor, klass):
+    services.settings.max_pages_per_document = 2
+    res = services.documents.upload(instructor, klass.id, "book.pdf", make_pdf(["One.", "Two.", "Three."]))
+    assert res.status == "failed" and "has 3 pages" in res.error and "at most 2 pages" in res.error
+    services.settings.max_text_chars = 1000
+    res = services.documents.upload(instructor, klass.id, "long.txt", b"word " * 400)
+    assert res.status == "failed" and "1,999 characters" in res.error and "at most 1,000" in res.error
+    assert _counts(services) == (0, 0, 0)
+
+
 def test_over_the_size_limit(services, instructor, klass):
     services.settings.max_upload_mb = 0.001
     res = services.documents.upload(instructor, klass.id, "big.txt", b"word " * 1000)

@@ -68,8 +68,10 @@ def test_mvp_database_survives_upgrade_downgrade_upgrade(engine):
     assert {"user_id", "join_code"} <= cols
     with engine.connect() as conn:  # the MVP classes have no owner, and that is allowed
         assert conn.execute(text("SELECT count(*) FROM classes WHERE user_id IS NULL")).scalar() == 2
-        conn.execute(text("INSERT INTO users (id, email, name, password_hash, is_admin, failed_logins) "
-                          "VALUES ('0e5c2a6e-7a55-4b9e-9d10-2f3f0b0f8a11', 'kept@example.edu', 'Kept', 'x', false, 0)"))
+        # they were made before accounts: the one rule that lets every signed-in user read them
+        assert conn.execute(text("SELECT count(*) FROM classes WHERE pre_accounts")).scalar() == 2
+        conn.execute(text("INSERT INTO users (id, email, name, password_hash, is_admin) "
+                          "VALUES ('0e5c2a6e-7a55-4b9e-9d10-2f3f0b0f8a11', 'kept@example.edu', 'Kept', 'x', false)"))
         conn.commit()
 
     downgrade(engine, "0001")  # the plan's rollback of the accounts step
@@ -82,6 +84,27 @@ def test_mvp_database_survives_upgrade_downgrade_upgrade(engine):
     assert _snapshot(engine) == original
     with engine.connect() as conn:
         assert conn.execute(text("SELECT email FROM users")).scalar() == "kept@example.edu"
+        assert conn.execute(text("SELECT count(*) FROM classes WHERE pre_accounts")).scalar() == 2
+
+
+def test_only_classes_from_before_accounts_are_marked_pre_accounts(engine):
+    """A class the operator made without an owner after people had registered stays private."""
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO classes (id, name, description, index_version, created_at) "
+                          "VALUES (1, 'Old', '', 0, '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO users (id, email, name, password_hash, is_admin, failed_logins, created_at) "
+                          "VALUES ('0e5c2a6e-7a55-4b9e-9d10-2f3f0b0f8a11', 'a@example.edu', 'A', 'x', false, 0, "
+                          "'2026-02-01 00:00:00')"))
+        conn.execute(text("INSERT INTO classes (id, name, description, index_version, created_at) "
+                          "VALUES (2, 'Ownerless, made later', '', 0, '2026-03-01 00:00:00')"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        marked = conn.execute(text("SELECT id, pre_accounts FROM classes ORDER BY id")).all()
+    assert [(i, bool(m)) for i, m in marked] == [(1, True), (2, False)]
+    downgrade(engine, "0004")  # and back: the columns of 0004 are there again
+    assert "failed_logins" in {c["name"] for c in inspect(engine).get_columns("users")}
+    assert "user_sessions" not in inspect(engine).get_table_names()
 
 
 def test_models_match_the_migrations(engine):

@@ -71,3 +71,16 @@ def test_rendering_is_thread_safe():
         t.join()
     assert not errors and len(results) == 12
     assert all(png == alone[page] for page, png in results)
+
+
+def test_a_huge_page_is_refused_before_pdfium_allocates_it():
+    """A tiny PDF can declare a page of any size: 3 mm by 5 m would be a 1 G pixel preview."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(3, 5000))
+    pdf.add_page()
+    data = bytes(pdf.output())
+    assert len(data) < 2000
+    with pytest.raises(ValidationError, match="too large to preview"):
+        render_page_png(data, 1, width_px=800)
+    assert png_size(render_page_png(data, 1, width_px=4))[0] == 4  # a thumbnail of it is fine

@@ -1,4 +1,4 @@
-"""Monitoring: the status report (healthy and broken parts), admins from ADMIN_EMAILS, latency
+"""Monitoring: the status report (healthy and broken parts, for admins only), latency
 percentiles from real asks, and the JSON event lines for login, upload, ask and errors."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from core import events
 from core.errors import StorageUnavailable
 from core.services.actors import SYSTEM
 from core.services.status import HEALTH_PREFIX
+from tests.app_support import shown
 from tests.factories import make_pdf
 
 
@@ -116,20 +117,6 @@ def test_s3_storage_health_up_and_down(services, fault_moto_server, aws_credenti
     assert down["ok"] is False and down["error"]
 
 
-# ---- admins ----------------------------------------------------------------------------------------
-def test_admins_are_set_by_admin_emails(settings, fast_bcrypt):
-    from core.search.embeddings import FakeEmbedder
-    from core.services import build_services
-
-    svc = build_services(settings.model_copy(update={"admin_emails": " Ops@Example.edu, boss@example.edu"}),
-                         migrate=True, embedder=FakeEmbedder())
-    svc.accounts.register("ops@example.edu", "correct-horse-9")
-    svc.accounts.register("prof@example.edu", "correct-horse-9")
-    assert svc.accounts.authenticate("ops@example.edu", "correct-horse-9").actor().is_admin is True
-    assert svc.accounts.authenticate("prof@example.edu", "correct-horse-9").actor().is_admin is False
-    svc.db.engine.dispose()
-
-
 # ---- structured event log ----------------------------------------------------------------------------
 @pytest.fixture
 def event_lines():
@@ -151,7 +138,7 @@ def event_lines():
 
 def test_event_lines_for_login_upload_ask_and_error(services, fast_bcrypt, event_lines):
     services.accounts.register("prof@example.edu", "correct-horse-9")
-    prof = services.accounts.authenticate("prof@example.edu", "correct-horse-9").actor()
+    prof = services.accounts.log_in("prof@example.edu", "correct-horse-9").user.actor()
     info = _class_with_document(services, prof)
     services.chat.ask(prof, info.id, "force equals mass times acceleration")
     try:
@@ -189,7 +176,8 @@ def _status_page(services, monkeypatch, actor):
 
 def test_status_page_refuses_non_admins(services, monkeypatch, instructor):
     at = _status_page(services, monkeypatch, instructor)
-    assert [e.value for e in at.error] == ["The Status page is for administrators (set by ADMIN_EMAILS)."]
+    assert [shown(e.value) for e in at.error] == [
+        "The Status page is for administrators (made by the operator: `python -m core grant-admin EMAIL`)."]
     assert not at.title and not at.metric
 
 
@@ -199,12 +187,11 @@ def test_status_page_needs_a_login(services, monkeypatch):
 
 
 def test_status_page_shows_health_counts_and_latency_to_admins(services, monkeypatch, instructor, student):
-    from core.services.actors import Actor
-
     info = _class_with_document(services, instructor)
     services.classes.join(student, info.join_code)
     services.chat.ask(student, info.id, "force equals mass times acceleration")
-    admin = Actor(user_id=None, email="ops@example.edu", name="Ops", is_admin=True)
+    services.accounts.set_admin(SYSTEM, student.email)
+    admin = services.accounts.lookup(SYSTEM, student.email).actor()
     at = _status_page(services, monkeypatch, admin)
     assert not at.exception and not at.error
     assert at.title[0].value == "Status"
@@ -219,4 +206,4 @@ def test_status_page_shows_storage_down(services, monkeypatch):
 
     services.status.store = BrokenStore()
     at = _status_page(services, monkeypatch, SYSTEM)
-    assert any("could not connect" in e.value for e in at.error)
+    assert any("could not connect" in shown(e.value) for e in at.error)

@@ -1,120 +1,124 @@
-"""The login gate: streamlit-authenticator for the session and the signed re-login cookie; every
-account change (register, log in, change password) goes through AccountService.
+"""The login gate and the account forms.
 
-Who owns what (docs/app.md explains why):
-- AccountService owns the rules and the `users` table: password strength, the check at login
-  (lockout after repeated failures, equal timing for unknown emails), the events;
-- streamlit-authenticator owns the session keys (authentication_status, username, name), the
-  signed re-login cookie and logout; the credentials dict it reads is built from `users`.
+Every account rule and every session lives in AccountService (core/services/accounts.py): the
+password check (throttled), the session rows, their revocation. This module only carries the
+session's token between the browser's cookie and `st.session_state`:
+
+- after a login the token is kept in the session state and written to the cookie;
+- a new browser session (a reload, a new tab) finds the token in the request's cookies;
+- every run asks AccountService.resume(token) who is signed in, so a session ended on the server
+  (log out, log out everywhere, a password change, a deleted account) ends here on the next click.
+
+st.context reads the request's cookies but cannot write one: a one-line script in a component
+frame (same origin) writes and deletes it. docs/app.md says why streamlit-authenticator's
+cookie was replaced.
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import streamlit as st
-import streamlit_authenticator as stauth
-from streamlit_authenticator.utilities import LoginError
+import streamlit.components.v1 as components
 
-from core.errors import ClassGPTError, NotFound, ValidationError
+from core.errors import ClassGPTError, ValidationError
 from core.events import log_event
-from core.services.accounts import MIN_PASSWORD_LEN
 from ui.state import ACTOR_KEY, get_services
 
 if TYPE_CHECKING:
     from core.services import Services
+    from core.services.accounts import Deletion
     from core.services.actors import Actor
 
-AUTH_KEY = "classgpt_authenticator"
-_SET_COOKIE = "classgpt_set_cookie"
+SESSION_KEY = "classgpt_session"  # this browser session's token
+_COOKIE_READ = "classgpt_cookie_read"  # the request's cookie was looked at (it never changes in a session)
+_COOKIE_WANTED = "classgpt_cookie_wanted"  # the token the cookie should hold; "" = delete it
+_COOKIE_WRITES = "classgpt_cookie_writes"
+COOKIE_WRITE_RUNS = 3
 _LOGOUT = "classgpt_logout_requested"
+LOGGED_OUT = "classgpt_logged_out"  # why the last session ended, for the login page
 LOGIN_ERROR = "classgpt_login_error"
-PASSWORD_RULES = (f"At least {MIN_PASSWORD_LEN} characters, mixing letters with digits or symbols; "
-                  "not a common password and not the part of your email before the @.")
 
 
-def credentials(services: Services, email: str | None = None) -> dict:
-    """The authenticator's credentials dict from `users`: everyone, or just the signed-in user."""
-    if email:
-        try:
-            users = [services.accounts.by_email(email)]
-        except NotFound:
-            users = []
-    else:
-        users = services.accounts.all_users()
-    return {"usernames": {u.email: {"email": u.email, "first_name": u.name, "last_name": "", "name": u.name,
-                                    "password": u.password_hash, "roles": ["admin"] if u.is_admin else []}
-                          for u in users}}
-
-
-def _authenticator(services: Services) -> stauth.Authenticate:
-    ss = st.session_state
-    signed_in = ss.get("username") if ss.get("authentication_status") else None
-    settings = services.settings
-    return stauth.Authenticate(
-        credentials(services, signed_in),
-        settings.auth_cookie_name,
-        settings.auth_cookie_key,  # Settings.check() refuses a placeholder in production
-        settings.auth_cookie_expiry_days,
-        auto_hash=False,  # every stored password is already a bcrypt hash
-        login_sleep_time=0,  # the 0.7 s default would delay every logged-out page view
-    )
+def client_address(services: Services) -> str:
+    """The client's address, from the proxy's header when the operator names one."""
+    header = services.settings.client_ip_header
+    value = st.context.headers.get(header) if header else st.context.ip_address
+    if isinstance(value, str) and value.strip():
+        return value.split(",")[0].strip()[:64]  # X-Forwarded-For: the client is the first address
+    return "unknown"
 
 
 def gate(services: Services) -> Actor | None:
-    """Run the authenticator for this script run; return the signed-in actor, or None."""
+    """Who is signed in for this run (or None); keeps the browser's cookie in step."""
     ss = st.session_state
-    auth = _authenticator(services)  # renders the (invisible) cookie manager component
-    ss[AUTH_KEY] = auth
-    if ss.pop(_LOGOUT, False) and ss.get("authentication_status"):
-        email = ss.get("username")
-        auth.logout(location="unrendered")  # clears the session keys and deletes the cookie
-        ss.pop(ACTOR_KEY, None)
-        log_event("logout", user=email)
-        return None
-    if ss.pop(_SET_COOKIE, False) and ss.get("authentication_status"):
-        auth.cookie_controller.set_cookie()
-    if not ss.get("authentication_status"):
-        try:
-            auth.login(location="unrendered")  # a valid, signed, unexpired cookie logs back in
-        except LoginError:  # the cookie names a user who no longer exists
-            auth.cookie_controller.delete_cookie()
-        if ss.get("authentication_status"):
-            log_event("login", user=ss.get("username"), method="cookie")
-    if not ss.get("authentication_status"):
-        ss.pop(ACTOR_KEY, None)
-        if ss.get("logout") and services.settings.auth_cookie_name in _browser_cookies(auth):
-            # logged out, but the browser still reports the cookie (the deletion was cut short by
-            # a rerun): ask again, so a reload cannot sign the user back in
-            auth.cookie_controller.delete_cookie()
-        return None
-    try:
-        actor = services.accounts.by_email(ss["username"]).actor()  # fresh: admin rights may change
-    except NotFound:
-        auth.logout(location="unrendered")
-        ss.pop(ACTOR_KEY, None)
-        return None
-    ss[ACTOR_KEY] = actor
+    cookie_name = services.settings.auth_cookie_name
+    if ss.pop(_LOGOUT, False):
+        services.accounts.log_out(ss.get(SESSION_KEY))
+        log_event("logout", user=getattr(ss.get(ACTOR_KEY), "email", None))
+        _forget(ss, "You have been logged out.")
+    token = ss.get(SESSION_KEY)
+    if token is None and not ss.get(_COOKIE_READ):
+        ss[_COOKIE_READ] = True
+        cookie = st.context.cookies.get(cookie_name)  # a new browser session: the request's cookie
+        token = cookie if isinstance(cookie, str) and cookie else None
+    actor = services.accounts.resume(token)
+    if actor is None and token is not None:
+        # ended on the server (elsewhere, by a password change, by an administrator) or expired
+        _forget(ss, "Your session has ended: log in again." if ss.get(SESSION_KEY) else None)
+    elif actor is not None:
+        ss[SESSION_KEY] = token
+        ss[ACTOR_KEY] = actor
+    _sync_cookie(services, cookie_name)
     return actor
 
 
-def _browser_cookies(auth: stauth.Authenticate) -> dict:
-    """The cookies the browser reported to the authenticator's cookie component ({} at first)."""
-    return auth.cookie_controller.cookie_model.cookie_manager.cookies or {}
+def _forget(ss, why: str | None) -> None:
+    ss.pop(SESSION_KEY, None)
+    ss.pop(ACTOR_KEY, None)
+    ss[_COOKIE_READ] = True
+    ss[_COOKIE_WANTED] = ""
+    ss.pop(_COOKIE_WRITES, None)
+    if why:
+        ss[LOGGED_OUT] = why
+
+
+def _sync_cookie(services: Services, cookie_name: str) -> None:
+    """Write (or delete) the browser's cookie for a few runs: a run cut short by the next one may
+    never reach the browser, and writing the same cookie again changes nothing."""
+    ss = st.session_state
+    if _COOKIE_WANTED not in ss:
+        return
+    wanted = ss[_COOKIE_WANTED]
+    days = services.settings.auth_cookie_expiry_days
+    attributes = f"path=/; samesite=strict; max-age={int(days * 86400) if wanted else 0}"
+    if (st.context.url or "").startswith("https://"):
+        attributes += "; secure"
+    # a script in a same-origin component frame writes the app's cookie; unlike a component that
+    # reports back, it starts no rerun (which could swallow the user's next click)
+    components.html(f"<script>document.cookie = {json.dumps(f'{cookie_name}={wanted}; {attributes}')};</script>",
+                    height=0)
+    ss[_COOKIE_WRITES] = ss.get(_COOKIE_WRITES, 0) + 1
+    if ss[_COOKIE_WRITES] >= COOKIE_WRITE_RUNS:
+        ss.pop(_COOKIE_WANTED)
+        ss.pop(_COOKIE_WRITES)
 
 
 def log_in(email: str, password: str) -> bool:
-    """Check the password through AccountService; on success start the session and the cookie."""
+    """Check the password through AccountService; on success start the session and its cookie."""
     ss = st.session_state
+    services = get_services()
     try:
-        info = get_services().accounts.authenticate(email, password.strip())
+        login = services.accounts.log_in(email, password.strip(), client_address(services))
     except ClassGPTError as exc:
         ss[LOGIN_ERROR] = str(exc)
-        ss["authentication_status"] = False
         return False
     ss.pop(LOGIN_ERROR, None)
-    ss.update({"authentication_status": True, "username": info.email, "name": info.name,
-               "email": info.email, "roles": ["admin"] if info.is_admin else [], "logout": None})
-    ss[_SET_COOKIE] = True  # gate() sets it on the next run, where the cookie component renders
+    ss.pop(LOGGED_OUT, None)
+    ss[SESSION_KEY] = login.token
+    ss[_COOKIE_WANTED] = login.token
+    ss.pop(_COOKIE_WRITES, None)
+    ss[ACTOR_KEY] = login.user.actor()
     return True
 
 
@@ -141,13 +145,13 @@ def register_form(services: Services) -> str | None:
         # surrounding spaces are a typo more often than part of a password: strip, as log_in does
         user = services.accounts.register(email, password.strip(), f"{first.strip()} {last.strip()}".strip())
     except ClassGPTError as exc:
-        st.error(str(exc))
+        st.error(str(exc), icon=":material/error:")
         return None
     return user.email
 
 
 def change_password_form(services: Services, actor: Actor) -> bool:
-    """The change-password form, checked and written by AccountService.change_password."""
+    """The change-password form. Every other session of the account ends; this one goes on."""
     with st.form("change_password", clear_on_submit=True):
         st.subheader("Change password", anchor=False)
         current = st.text_input("Current password", type="password", autocomplete="current-password")
@@ -158,11 +162,25 @@ def change_password_form(services: Services, actor: Actor) -> bool:
         return False
     try:
         _same(new, repeat)
-        services.accounts.change_password(actor, current.strip(), new.strip())
+        token = services.accounts.change_password(actor, current.strip(), new.strip(), client_address(services))
     except ClassGPTError as exc:
-        st.error(str(exc))
+        st.error(str(exc), icon=":material/error:")
         return False
+    st.session_state[SESSION_KEY] = token
+    st.session_state[_COOKIE_WANTED] = token
+    st.session_state.pop(_COOKIE_WRITES, None)
     return True
+
+
+def log_out_everywhere(services: Services, actor: Actor) -> None:
+    services.accounts.log_out_everywhere(actor)
+    _forget(st.session_state, "You have been logged out everywhere.")
+
+
+def delete_account(services: Services, actor: Actor, password: str) -> Deletion:
+    report = services.accounts.delete_account(actor, password)
+    _forget(st.session_state, "Your account has been deleted.")
+    return report
 
 
 def _same(password: str, repeat: str) -> None:

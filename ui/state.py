@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and Alembic: keep them off t
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 ACTOR_KEY = "classgpt_actor"
 CLASS_KEY = "classgpt_class_id"
+PAGE_NOTICE = "classgpt_page_notice"  # a message for the page the user is on, dropped when they leave it
+_PAGE = "classgpt_page"
 
 
 def secrets_to_env() -> None:
@@ -83,3 +85,10 @@ def require_actor() -> Actor:
 
 def select_class(class_id: int | None) -> None:
     st.session_state[CLASS_KEY] = class_id
+
+
+def entering(page_path_name: str) -> None:
+    """Called by app.py each run with the page about to run: leaving a page drops its notice."""
+    if st.session_state.get(_PAGE) != page_path_name:
+        st.session_state[_PAGE] = page_path_name
+        st.session_state.pop(PAGE_NOTICE, None)

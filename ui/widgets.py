@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from core.events import log_error
+from ui.safe import inline
 from ui.state import CLASS_KEY, get_services, select_class
 
 if TYPE_CHECKING:
@@ -20,13 +21,18 @@ ROLE_LABELS = {"instructor": "Instructor", "student": "Student", "legacy": "Shar
 ROLE_COLORS = {"instructor": "violet", "student": "blue", "legacy": "gray", "operator": "orange"}
 
 
+def show_error(exc: ClassGPTError) -> None:
+    """A domain error for its user: its message may quote a filename or a class name, shown literally."""
+    st.error(inline(exc), icon=":material/error:")
+
+
 @contextmanager
 def shown_errors(page: str) -> Iterator[None]:
     """Turn a domain error into st.error, and anything else into a message with a reference id."""
     try:
         yield
     except ClassGPTError as exc:
-        st.error(str(exc))
+        show_error(exc)
     except Exception as exc:  # st.stop / st.rerun are BaseExceptions and pass through
         ref = log_error("page_error", exc, page=page)
         st.error(f"Something went wrong (reference {ref}). Try again; if it keeps happening, "

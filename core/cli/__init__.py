@@ -53,7 +53,7 @@ class Cli:
         """The user named by --as, or the operator (who may do anything)."""
         from core.services.actors import SYSTEM
 
-        return self.services().accounts.by_email(email).actor() if email else SYSTEM
+        return self.services().accounts.lookup(SYSTEM, email).actor() if email else SYSTEM
 
     @staticmethod
     def print_json(obj: object) -> None:

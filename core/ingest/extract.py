@@ -85,8 +85,14 @@ def detect_content_type(filename: str, data: bytes) -> str:
     return SUPPORTED[ext]
 
 
-def extract(filename: str, data: bytes, max_bytes: int | None = None) -> ExtractedDocument:
-    """Return the text of an uploaded file, page by page, or raise the IngestError that explains why not."""
+MAX_PAGES = 2000
+MAX_TEXT_CHARS = 5_000_000
+
+
+def extract(filename: str, data: bytes, max_bytes: int | None = None, max_pages: int = MAX_PAGES,
+            max_chars: int = MAX_TEXT_CHARS) -> ExtractedDocument:
+    """Return the text of an uploaded file, page by page, or raise the IngestError that explains why not.
+    Nothing a user uploads may exhaust the server: bytes, pages and characters are capped."""
     name = clean_filename(filename)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(
@@ -97,17 +103,23 @@ def extract(filename: str, data: bytes, max_bytes: int | None = None) -> Extract
         raise EmptyFile(f"'{name}' is empty (0 bytes). Check that you picked the right file.")
     content_type = detect_content_type(filename, data)
     if content_type == PDF:
-        return _extract_pdf(name, data)
-    text = normalize_whitespace(_decode(name, data))
-    if not text:
-        raise EmptyFile(f"'{name}' contains only blank space, no text.")
-    return ExtractedDocument(content_type=content_type, pages=[Page(None, text)], page_count=0)
+        doc = _extract_pdf(name, data, max_pages)
+    else:
+        text = normalize_whitespace(_decode(name, data))
+        if not text:
+            raise EmptyFile(f"'{name}' contains only blank space, no text.")
+        doc = ExtractedDocument(content_type=content_type, pages=[Page(None, text)], page_count=0)
+    chars = sum(len(p.text) for p in doc.pages)
+    if chars > max_chars:
+        raise FileTooLarge(f"'{name}' holds {chars:,} characters of text; ClassGPT indexes at most {max_chars:,} "
+                           "per document. Split it into parts and upload those.")
+    return doc
 
 
-def _extract_pdf(name: str, data: bytes) -> ExtractedDocument:
+def _extract_pdf(name: str, data: bytes, max_pages: int) -> ExtractedDocument:
     from core.ingest.pdf import page_texts  # pdfium loads with the first PDF, not on the login page's path
 
-    texts = page_texts(data, name)
+    texts = page_texts(data, name, max_pages)
     if not texts:
         raise CorruptPDF(f"'{name}' has no pages. Export it to PDF again, then upload the new copy.")
     pages = [Page(i + 1, normalize_whitespace(t.translate(_LIGATURES))) for i, t in enumerate(texts)]

@@ -14,10 +14,13 @@ from contextlib import contextmanager
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from core.errors import CorruptPDF, EncryptedPDF, NotFound, ValidationError
+from core.errors import CorruptPDF, EncryptedPDF, FileTooLarge, NotFound, ValidationError
 
 PDFIUM_LOCK = threading.RLock()
 MAX_PREVIEW_WIDTH_PX = 4000
+# A preview's bitmap is 4 bytes a pixel: 16 M pixels is 64 MB. A tiny PDF can declare a page of
+# any size, and pdfium would allocate whatever the scale asks for.
+MAX_PREVIEW_PIXELS = 16_000_000
 
 
 @contextmanager
@@ -35,9 +38,12 @@ def open_pdf(data: bytes, name: str) -> Iterator[pdfium.PdfDocument]:
             doc.close()
 
 
-def page_texts(data: bytes, name: str) -> list[str]:
+def page_texts(data: bytes, name: str, max_pages: int) -> list[str]:
     """The raw text of every page, in order ("" for a page without text)."""
     with open_pdf(data, name) as doc:
+        if len(doc) > max_pages:
+            raise FileTooLarge(f"'{name}' has {len(doc):,} pages; ClassGPT reads at most {max_pages:,} pages "
+                               "per document. Split it into parts and upload those.")
         try:
             return [_page_text(doc, i) for i in range(len(doc))]
         except pdfium.PdfiumError:
@@ -58,8 +64,12 @@ def render_page_png(pdf_bytes: bytes, page_number: int, width_px: int = 900) -> 
             raise NotFound(f"Page {page_number} does not exist: this document has {len(doc)} page(s).")
         page = doc[page_number - 1]
         try:
-            width_pt, _ = page.get_size()  # already accounts for the page's rotation
-            bitmap = page.render(scale=width_px / width_pt)
+            width_pt, height_pt = page.get_size()  # already accounts for the page's rotation
+            scale = width_px / width_pt
+            if width_px * height_pt * scale > MAX_PREVIEW_PIXELS:
+                raise ValidationError(f"Page {page_number} is too large to preview ({width_pt:,.0f} × "
+                                      f"{height_pt:,.0f} points); download the document to see it.")
+            bitmap = page.render(scale=scale)
             try:
                 image = bitmap.to_pil().copy()  # a copy owns its pixels once pdfium's buffer is freed
             finally:

@@ -5,12 +5,14 @@ run the same wiring; tests pass a temporary database, a fake embedder or another
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.config import Settings
 from core.database import Database
+from core.events import log_event
 from core.search.cache import IndexCache
 from core.search.embeddings import Embedder, make_embedder
 from core.services.accounts import AccountService
@@ -59,6 +61,8 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     """Every service over one database and file store. `migrate` upgrades the schema first (the
     app at start, tests, throwaway evaluation databases); otherwise the schema is used as it is."""
     settings = (settings or Settings()).check()
+    for notice in settings.notices():
+        log_event("setting_notice", level=logging.WARNING, notice=notice)
     db = Database.from_url(settings.sqlalchemy_url, migrate=migrate)
     store = store or make_file_store(settings)
     stores = StoreResolver(settings, {store.backend: store})

@@ -1,28 +1,40 @@
-"""Accounts: register, authenticate, change password. bcrypt through the `bcrypt` library."""
+"""Accounts: register, log in and out (server-side sessions), change password, delete, admin rights.
+
+Registration never grants anything: administrator rights come from the operator
+(`python -m core create-user --admin`, `grant-admin`). Failed logins and password checks are
+throttled per account and per client address (core/services/throttle.py).
+"""
 from __future__ import annotations
 
-import functools
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-import bcrypt
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.database import Database
+from core.errors import AuthError, Conflict, NotFound, PermissionDenied, ValidationError
 from core.events import log_event
-from core.errors import AuthError, Conflict, NotFound, ValidationError
-from core.models import User
+from core.models import Class, Enrollment, User
 from core.services.actors import Actor
+from core.services.passwords import check_password_strength, dummy_hash, hash_password, verify_password
+from core.services.permissions import has_instructor, require_account, require_admin
+from core.services.sessions import SessionStore
+from core.services.throttle import Policy, Throttle
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LEN = 8
-MAX_FAILED_LOGINS = 10
-LOCKOUT = timedelta(minutes=15)
-BCRYPT_ROUNDS = 12
-COMMON_PASSWORDS = {"password", "password1", "12345678", "123456789", "qwertyui", "iloveyou", "letmein1"}
+UNKNOWN_CLIENT = "unknown"
+# a client address from which the account's owner logged in this recently is not held back by
+# failures counted against the account from elsewhere (an attacker cannot lock its owner out)
+TRUSTED_FOR = timedelta(days=30)
+LOGIN_PAIR = Policy("login:account+address", free=5, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
+LOGIN_ACCOUNT = Policy("login:account", free=30, first_delay=timedelta(seconds=5), longest=timedelta(minutes=30))
+# generous: a whole school can sit behind one address
+LOGIN_ADDRESS = Policy("login:address", free=100, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
+PASSWORD_CHECK = Policy("password:account", free=5, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
 
 
 @dataclass(frozen=True)
@@ -31,10 +43,23 @@ class UserInfo:
     email: str
     name: str
     is_admin: bool
-    password_hash: str
 
     def actor(self) -> Actor:
         return Actor(user_id=self.id, email=self.email, name=self.name, is_admin=self.is_admin)
+
+
+@dataclass(frozen=True)
+class Login:
+    user: UserInfo
+    token: str  # the session's token, for the browser's cookie
+
+
+@dataclass(frozen=True)
+class Deletion:
+    email: str
+    handed_over: list[str] = field(default_factory=list)  # classes now run by the new instructor
+    kept_by_others: list[str] = field(default_factory=list)  # classes with another instructor
+    private_to_admins: list[str] = field(default_factory=list)  # classes left without an instructor
 
 
 def normalize_email(email: str) -> str:
@@ -44,131 +69,202 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def check_password_strength(password: str, email: str = "") -> None:
-    if len(password) < MIN_PASSWORD_LEN:
-        raise ValidationError(f"Password too weak: use at least {MIN_PASSWORD_LEN} characters.")
-    if len(password.encode()) > 72:
-        raise ValidationError("Password too long: bcrypt uses at most 72 bytes.")
-    if password.lower() in COMMON_PASSWORDS or (email and password.lower() == email.split("@")[0]):
-        raise ValidationError("Password too weak: it is too common or matches your email.")
-    if password.isalpha() or password.isdigit():
-        raise ValidationError("Password too weak: mix letters with digits or symbols.")
-
-
-def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
-
-
-def verify_password(password: str, password_hash: str) -> bool:
-    try:
-        return bcrypt.checkpw(password.encode(), password_hash.encode())
-    except ValueError:  # a malformed stored hash is a failed check, not a crash
-        return False
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the email is unknown, so a wrong email costs as long as a wrong
-    password and response time does not reveal which emails have accounts. Made on first use:
-    a bcrypt hash at import would slow the login page's first paint."""
-    return hash_password("dummy-password-for-timing-1")
-
-
-def _info(user: User, settings: Settings) -> UserInfo:
-    is_admin = user.is_admin or user.email in settings.admin_email_set
-    return UserInfo(user.id, user.email, user.name, is_admin, user.password_hash)
+def _info(user: User) -> UserInfo:
+    return UserInfo(user.id, user.email, user.name, user.is_admin)
 
 
 class AccountService:
     def __init__(self, db: Database, settings: Settings):
         self.db = db
         self.settings = settings
+        self.sessions = SessionStore(settings.auth_cookie_key, timedelta(days=settings.auth_cookie_expiry_days))
+        self.throttle = Throttle(db)
 
+    # ---- registration and login ----------------------------------------------------------------
     def register(self, email: str, password: str, name: str = "") -> UserInfo:
         email = normalize_email(email)
-        check_password_strength(password, email)
+        name = " ".join((name or "").split())
+        check_password_strength(password, email, name)
         password_hash = hash_password(password)
-        with self.db.transaction() as s:
-            if s.scalar(select(User.id).where(User.email == email)) is not None:
-                # say so plainly: registration is the one place where the email's existence is shown
-                raise Conflict(f"An account for {email} already exists. Log in instead.")
-            user = User(email=email, name=(name or "").strip() or email.split("@")[0], password_hash=password_hash)
-            s.add(user)
-            s.flush()
-            log_event("register", user=email)
-            return _info(user, self.settings)
+        exists = Conflict(f"An account for {email} already exists. Log in instead.")
+        try:
+            with self.db.transaction() as s:
+                if s.scalar(select(User.id).where(User.email == email)) is not None:
+                    # say so plainly: registration is the one place where the email's existence is shown
+                    raise exists
+                user = User(email=email, name=name or email.split("@")[0], password_hash=password_hash)
+                s.add(user)
+                s.flush()
+                info = _info(user)
+        except IntegrityError:  # the same email registered at the same moment
+            raise exists from None
+        log_event("register", user=email)
+        return info
 
-    def authenticate(self, email: str, password: str) -> UserInfo:
+    def authenticate(self, email: str, password: str, client: str = UNKNOWN_CLIENT) -> UserInfo:
+        """The account whose password this is; throttled per account, address and pair."""
         try:
             email = normalize_email(email)
         except ValidationError:
             raise AuthError("Wrong email or password.") from None
+        pair = (LOGIN_PAIR, f"{email}|{client}")
+        keys = [pair, (LOGIN_ADDRESS, client), (LOGIN_ACCOUNT, email)]
+        trusted = self.throttle.succeeded_within(pair, TRUSTED_FOR)
+        self.throttle.check(keys[:2] if trusted else keys, "log in")
         with self.db.transaction() as s:
             user = s.scalar(select(User).where(User.email == email))
-            if user is None:
-                verify_password(password, _dummy_hash())
-                log_event("login_failed", user=email, reason="unknown email")
-                raise AuthError("Wrong email or password.")
-            now = datetime.now(timezone.utc)
-            if user.locked_until and user.locked_until > now:
-                raise AuthError("Too many failed attempts: this account is locked for a few minutes.")
-            if not verify_password(password, user.password_hash):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                s.flush()
-                # commit the counter even though we raise
-                s.commit()
-                log_event("login_failed", user=email, reason="wrong password")
-                raise AuthError("Wrong email or password.")
-            user.failed_logins, user.locked_until = 0, None
-            log_event("login", user=email)
-            return _info(user, self.settings)
+            found = _info(user) if user is not None else None
+            stored_hash = user.password_hash if user is not None else dummy_hash()
+        # outside the transaction: bcrypt takes ~0.25 s
+        info = found if verify_password(password, stored_hash) and found is not None else None
+        if info is None:
+            self.throttle.failed(keys)
+            log_event("login_failed", user=email, reason="wrong password" if found else "unknown email",
+                      client=client)
+            raise AuthError("Wrong email or password.")
+        self.throttle.succeeded([pair])
+        return info
 
-    def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:
-        info = self.get(actor.user_id)
-        if not verify_password(old_password, info.password_hash):
-            raise AuthError("The current password is wrong.")
+    def log_in(self, email: str, password: str, client: str = UNKNOWN_CLIENT) -> Login:
+        """Check the password and start a session for this browser."""
+        info = self.authenticate(email, password, client)
+        with self.db.transaction() as s:
+            self.sessions.purge_expired(s)
+            token = self.sessions.start(s, info.id)
+        log_event("login", user=info.email, client=client)
+        return Login(info, token)
+
+    def resume(self, token: str | None) -> Actor | None:
+        """The signed-in actor of a live session (fresh from the database), or None."""
+        with self.db.transaction() as s:
+            user = self.sessions.user(s, token)
+            return _info(user).actor() if user is not None else None
+
+    def log_out(self, token: str | None) -> None:
+        if token:
+            with self.db.transaction() as s:
+                self.sessions.end(s, token)
+
+    def log_out_everywhere(self, actor: Actor) -> int:
+        """End every session of the actor's account, this one included; returns how many."""
+        with self.db.transaction() as s:
+            user = require_account(s, actor, "log out")
+            ended = self.sessions.end_all(s, user.id)
+        log_event("logout_everywhere", user=actor.email, sessions=ended)
+        return ended
+
+    # ---- the account's owner -------------------------------------------------------------------
+    def change_password(self, actor: Actor, old_password: str, new_password: str,
+                        client: str = UNKNOWN_CLIENT) -> str:
+        """Set a new password and end every session; returns a new session's token for this browser."""
+        with self.db.transaction() as s:
+            user = require_account(s, actor, "change your password")
+            user_id, email, name, password_hash = user.id, user.email, user.name, user.password_hash
+        self._check_own_password(user_id, password_hash, old_password, "change your password",
+                                 "The current password is wrong.")
         if old_password == new_password:
             raise ValidationError("The new password must differ from the current one.")
-        check_password_strength(new_password, info.email)
+        check_password_strength(new_password, email, name)
         with self.db.transaction() as s:
-            s.get(User, info.id).password_hash = hash_password(new_password)
-        log_event("password_changed", user=info.email)
+            s.get(User, user_id).password_hash = hash_password(new_password)
+            self.sessions.end_all(s, user_id)
+            token = self.sessions.start(s, user_id)
+        log_event("password_changed", user=email, client=client)
+        return token
 
-    def set_admin(self, email: str, is_admin: bool = True) -> UserInfo:
-        """Grant or revoke administrator rights (an operator's decision, never a registration's)."""
+    def delete_account(self, actor: Actor, password: str) -> Deletion:
+        """Delete the actor's own account, after checking the password."""
+        with self.db.transaction() as s:
+            user = require_account(s, actor, "delete your account")
+            user_id, password_hash = user.id, user.password_hash
+        self._check_own_password(user_id, password_hash, password, "delete your account",
+                                 "The password is wrong: the account was not deleted.")
+        return self._delete(user_id, successor=None)
+
+    def _check_own_password(self, user_id: uuid.UUID, password_hash: str, password: str, doing: str,
+                            wrong: str) -> None:
+        key = [(PASSWORD_CHECK, str(user_id))]
+        self.throttle.check(key, doing)
+        if not verify_password(password, password_hash):
+            self.throttle.failed(key)
+            raise AuthError(wrong)
+        self.throttle.succeeded(key)
+
+    # ---- the operator and administrators -------------------------------------------------------
+    def lookup(self, actor: Actor, email: str) -> UserInfo:
+        """Another user's account, for administrators and the operator."""
+        email = normalize_email(email)
+        with self.db.transaction() as s:
+            require_admin(s, actor, "look up accounts")
+            user = s.scalar(select(User).where(User.email == email))
+            if user is None:
+                raise NotFound(f"No account for {email}.")
+            return _info(user)
+
+    def set_admin(self, actor: Actor, email: str, is_admin: bool = True) -> UserInfo:
+        """Grant or revoke administrator rights: the operator's decision, never a registration's."""
+        if not actor.is_system:
+            raise PermissionDenied("Only the operator (python -m core grant-admin / revoke-admin) sets administrators.")
         email = normalize_email(email)
         with self.db.transaction() as s:
             user = s.scalar(select(User).where(User.email == email))
             if user is None:
                 raise NotFound(f"No account for {email}.")
             user.is_admin = is_admin
-            log_event("admin_granted" if is_admin else "admin_revoked", user=email)
-            return _info(user, self.settings)
+            info = _info(user)
+        log_event("admin_granted" if is_admin else "admin_revoked", user=email)
+        return info
 
-    def get(self, user_id: uuid.UUID | None) -> UserInfo:
-        if user_id is None:
-            raise NotFound("No such user.")
+    def revoke_sessions(self, actor: Actor, email: str) -> int:
+        """End every session of another user (an administrator's revocation)."""
+        user = self.lookup(actor, email)
+        with self.db.transaction() as s:
+            ended = self.sessions.end_all(s, user.id)
+        log_event("sessions_revoked", user=user.email, by=actor.email, sessions=ended)
+        return ended
+
+    def delete_user(self, actor: Actor, email: str, hand_classes_to: str | None = None) -> Deletion:
+        """Delete another user. Their classes go to `hand_classes_to`; without one, a class with no
+        other instructor stays private to administrators (never open to everyone)."""
+        user = self.lookup(actor, email)
+        successor = self.lookup(actor, hand_classes_to) if hand_classes_to else None
+        if successor is not None and successor.id == user.id:
+            raise ValidationError("Hand the classes to someone other than the account being deleted.")
+        return self._delete(user.id, successor.id if successor else None)
+
+    def _delete(self, user_id: uuid.UUID, successor: uuid.UUID | None) -> Deletion:
         with self.db.transaction() as s:
             user = s.get(User, user_id)
-            if user is None:
-                raise NotFound("No such user.")
-            return _info(user, self.settings)
-
-    def by_email(self, email: str) -> UserInfo:
-        email = normalize_email(email)
-        with self.db.transaction() as s:
-            user = s.scalar(select(User).where(User.email == email))
-            if user is None:
-                raise NotFound(f"No account for {email}.")
-            return _info(user, self.settings)
-
-    def all_users(self) -> list[UserInfo]:
-        with self.db.transaction() as s:
-            return [_info(u, self.settings) for u in s.scalars(select(User).order_by(User.email))]
+            taught = s.scalars(select(Class).join(Enrollment, Enrollment.class_id == Class.id).where(
+                Enrollment.user_id == user_id, Enrollment.role == "instructor").order_by(Class.id)).all()
+            owned = s.scalars(select(Class).where(Class.user_id == user_id)).all()
+            report = Deletion(user.email)
+            for klass in {k.id: k for k in [*taught, *owned]}.values():
+                enrollment = s.get(Enrollment, (klass.id, user_id))
+                if enrollment is not None:
+                    s.delete(enrollment)
+                s.flush()
+                if successor is not None:
+                    existing = s.get(Enrollment, (klass.id, successor))
+                    if existing is None:
+                        s.add(Enrollment(class_id=klass.id, user_id=successor, role="instructor"))
+                    else:
+                        existing.role = "instructor"
+                    klass.user_id = successor
+                    report.handed_over.append(klass.name)
+                elif has_instructor(s, klass.id):
+                    if klass.user_id == user_id:  # the owner leaves: a remaining instructor owns it
+                        klass.user_id = s.scalar(select(Enrollment.user_id).where(
+                            Enrollment.class_id == klass.id, Enrollment.role == "instructor").limit(1))
+                    report.kept_by_others.append(klass.name)
+                else:
+                    klass.user_id = None  # pre_accounts stays false: private to administrators
+                    report.private_to_admins.append(klass.name)
+            s.delete(user)  # sessions, enrollments and chat go with it (ON DELETE CASCADE)
+        log_event("account_deleted", user=report.email, handed_over=len(report.handed_over),
+                  private_to_admins=len(report.private_to_admins))
+        return report
 
     def count(self) -> int:
         with self.db.transaction() as s:
             return s.scalar(select(func.count()).select_from(User)) or 0
-

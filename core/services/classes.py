@@ -4,16 +4,18 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.database import Database
-from core.errors import NotFound, PermissionDenied, StorageUnavailable, ValidationError
-from core.models import Class, Document, Enrollment
+from core.errors import NotFound, StorageUnavailable, ValidationError
+from core.models import Class, Document, Enrollment, User
+from core.services.accounts import normalize_email
 from core.services.actors import Actor
-from core.services.permissions import Role, load_class, require_instructor, role_in
+from core.services.permissions import Role, account, load_class, require_account, require_instructor, role_in
+from core.services.throttle import Policy, Throttle
 from core.storage import StoreResolver
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LEN = 8
 MAX_NAME_LEN = 200
+# 31^8 codes: with these limits a guesser gets through a few hundred a day per account and address
+JOIN_ACCOUNT = Policy("join:account", free=10, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
+JOIN_ADDRESS = Policy("join:address", free=50, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class ClassService:
     def __init__(self, db: Database, stores: StoreResolver):
         self.db = db
         self.stores = stores
+        self.throttle = Throttle(db)
 
     def _info(self, session, klass: Class, role: Role) -> ClassInfo:
         docs = session.scalar(select(func.count()).where(Document.class_id == klass.id, Document.status == "ready"))
@@ -63,50 +69,77 @@ class ClassService:
         return ClassInfo(klass.id, klass.name, klass.description, role, code, docs or 0, klass.created_at)
 
     def create(self, actor: Actor, name: str, description: str = "") -> ClassInfo:
+        """A new class; its creator is its instructor (the operator's class has none until one is
+        added, and is visible to administrators only until then)."""
         name = _clean_name(name)
-        if not actor.is_system and actor.user_id is None:
-            raise PermissionDenied("Log in to create a class.")
         for _ in range(5):  # a join-code collision is astronomically rare; retry instead of failing
             try:
                 with self.db.transaction() as s:
+                    owner = None if actor.is_system else require_account(s, actor, "create a class").id
                     klass = Class(name=name, description=(description or "").strip(), join_code=new_join_code(),
-                                  user_id=actor.user_id)
+                                  user_id=owner)
                     s.add(klass)
                     s.flush()
-                    if actor.user_id is not None:
-                        s.add(Enrollment(class_id=klass.id, user_id=actor.user_id, role="instructor"))
+                    if owner is not None:
+                        s.add(Enrollment(class_id=klass.id, user_id=owner, role="instructor"))
                     return self._info(s, klass, "operator" if actor.is_system else "instructor")
             except IntegrityError:
                 continue
         raise RuntimeError("could not allocate a unique join code")
 
-    def join(self, actor: Actor, code: str) -> ClassInfo:
+    def join(self, actor: Actor, code: str, client: str = "unknown") -> ClassInfo:
+        """Enrol the actor as a student of the class with this join code. Wrong codes are
+        throttled per account and per client address: codes cannot be guessed by brute force."""
         code = "".join((code or "").split()).upper()
-        if actor.user_id is None:
-            raise PermissionDenied("Log in to join a class.")
         if not code:
             raise ValidationError("Enter the join code your instructor gave you.")
         with self.db.transaction() as s:
+            user_id = require_account(s, actor, "join a class").id
+        keys = [(JOIN_ACCOUNT, str(user_id)), (JOIN_ADDRESS, client)]
+        self.throttle.check(keys, "join a class")
+        with self.db.transaction() as s:
             klass = s.scalar(select(Class).where(Class.join_code == code))
-            if klass is None:
-                raise NotFound(f"No class has the join code {code}. Check it with your instructor.")
-            existing = s.get(Enrollment, (klass.id, actor.user_id))
-            if existing is None:
-                s.add(Enrollment(class_id=klass.id, user_id=actor.user_id, role="student"))
-                s.flush()
-            return self._info(s, klass, role_in(s, actor, klass) or "student")
+            if klass is not None:
+                if s.get(Enrollment, (klass.id, user_id)) is None:
+                    s.add(Enrollment(class_id=klass.id, user_id=user_id, role="student"))
+                    s.flush()
+                return self._info(s, klass, role_in(s, actor, klass) or "student")
+        self.throttle.failed(keys)
+        raise NotFound(f"No class has the join code {code}. Check it with your instructor.")
+
+    def add_instructor(self, actor: Actor, class_id: int, email: str) -> ClassInfo:
+        """Make a user an instructor of the class (its owner, when it has none)."""
+        email = normalize_email(email)
+        with self.db.transaction() as s:
+            klass = require_instructor(s, actor, class_id, "add instructors")
+            user = s.scalar(select(User).where(User.email == email))
+            if user is None:
+                raise NotFound(f"No account for {email}: they must register first.")
+            enrollment = s.get(Enrollment, (class_id, user.id))
+            if enrollment is None:
+                s.add(Enrollment(class_id=class_id, user_id=user.id, role="instructor"))
+            else:
+                enrollment.role = "instructor"
+            if klass.user_id is None:
+                klass.user_id = user.id
+            s.flush()
+            return self._info(s, klass, role_in(s, actor, klass) or "instructor")
 
     def list_for(self, actor: Actor) -> list[ClassInfo]:
-        """The classes the actor is in, plus classes made before accounts (readable by all)."""
+        """The classes the actor is in, plus classes made before accounts (readable by all);
+        every class for administrators and the operator."""
         with self.db.transaction() as s:
-            if actor.is_system:
+            user = account(s, actor)
+            if actor.is_system or (user is not None and user.is_admin):
                 classes = s.scalars(select(Class).order_by(Class.created_at, Class.id)).all()
+            elif user is None:
+                return []
             else:
-                enrolled = select(Enrollment.class_id).where(Enrollment.user_id == actor.user_id)
+                enrolled = select(Enrollment.class_id).where(Enrollment.user_id == user.id)
                 instructed = select(Enrollment.class_id).where(Enrollment.role == "instructor")
                 classes = s.scalars(
                     select(Class)
-                    .where(Class.id.in_(enrolled) | ((Class.user_id.is_(None)) & Class.id.not_in(instructed)))
+                    .where(Class.id.in_(enrolled) | (Class.pre_accounts & Class.id.not_in(instructed)))
                     .order_by(Class.created_at, Class.id)
                 ).all()
             out = []

@@ -125,7 +125,8 @@ class DocumentService:
         if duplicate is not None:
             return duplicate
         progress("extracting text", 0.05)
-        doc = extract(filename, data, max_bytes=self.settings.max_upload_bytes)
+        doc = extract(filename, data, max_bytes=self.settings.max_upload_bytes,
+                      max_pages=self.settings.max_pages_per_document, max_chars=self.settings.max_text_chars)
         chunks = chunk_pages(doc.pages, self.settings.chunk_words, self.settings.chunk_overlap_words)
         if not chunks:
             raise IngestError(f"{filename}: no text to index was found.")

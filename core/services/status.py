@@ -15,10 +15,10 @@ from sqlalchemy import select, text
 
 from core.config import Settings
 from core.database import Database, current_revision, head_revision
-from core.errors import PermissionDenied
 from core.models import Class, IngestFailure, User
 from core.services.accounts import AccountService
 from core.services.actors import Actor
+from core.services.permissions import require_admin
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
@@ -45,10 +45,10 @@ class StatusService:
 
     def report(self, actor: Actor, hours: int = 24) -> dict:
         """Everything the Status page shows; `ok` is false when the database or storage is down."""
-        if not actor.is_admin:
-            raise PermissionDenied("The Status page is for administrators.")
-        db = self.database_health()
-        storage = self.storage_health()
+        with self.db.transaction() as s:
+            require_admin(s, actor, "see the Status page")
+        db = self._database_health()
+        storage = self._storage_health()
         return {
             "ok": db["ok"] and storage["ok"],
             "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -56,12 +56,12 @@ class StatusService:
             "host": socket.gethostname(),
             "database": db,
             "storage": storage,
-            "counts": _section(self.counts),
-            "ingest_failures": _section(lambda: self.recent_ingest_failures(hours)),
+            "counts": _section(self._counts),
+            "ingest_failures": _section(lambda: self._recent_ingest_failures(hours)),
             "queries": _section(lambda: {"hours": hours, **self.chat.latency_stats(hours=hours)}),
         }
 
-    def database_health(self) -> dict:
+    def _database_health(self) -> dict:
         """SELECT 1 with its latency, and the schema revision against the code's head."""
         def probe() -> str | None:
             with self.db.engine.connect() as conn:
@@ -73,7 +73,7 @@ class StatusService:
         return {"ok": error is None, "dialect": self.db.dialect, "latency_ms": ms,
                 "revision": revision, "head": head, "at_head": revision == head, "error": error}
 
-    def storage_health(self) -> dict:
+    def _storage_health(self) -> dict:
         """Write, read back and delete a small probe object, with the round trip's latency."""
         store = self.store
         key = f"{HEALTH_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -91,10 +91,10 @@ class StatusService:
         return {"ok": error is None, "backend": store.backend, "where": _where(store), "latency_ms": ms,
                 "error": error}
 
-    def counts(self) -> dict:
+    def _counts(self) -> dict:
         return {"users": self.accounts.count(), "classes": self.classes.count(), **self.documents.counts()}
 
-    def recent_ingest_failures(self, hours: int = 24, limit: int = RECENT_FAILURES) -> dict:
+    def _recent_ingest_failures(self, hours: int = 24, limit: int = RECENT_FAILURES) -> dict:
         since = datetime.now(timezone.utc) - timedelta(hours=hours)
         with self.db.transaction() as s:
             rows = s.execute(

@@ -1,0 +1,196 @@
+"""The authorization matrix: every public service method, called by everyone who must be refused.
+
+The callers: a stranger (a registered account in no class), a student of another class, a student
+of the same class (for instructor and admin actions), a logged-out caller (no user id) and an
+unknown user id (an account that does not exist, or no longer does). Each refused call raises
+PermissionDenied or NotFound and changes nothing. The services' public methods are enumerated
+here, so a method added later without a row in MATRIX (or a reason in PUBLIC) fails this test.
+"""
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import NotFound, PermissionDenied
+from core.models import Base, Class, Document, Enrollment, User
+from core.services.accounts import AccountService
+from core.services.actors import SYSTEM, Actor
+from core.services.chat import ChatService
+from core.services.classes import ClassService
+from core.services.documents import DocumentService
+from core.services.status import StatusService
+from tests.factories import make_pdf
+
+SERVICES = {"accounts": AccountService, "classes": ClassService, "documents": DocumentService,
+            "chat": ChatService, "status": StatusService}
+
+# public by nature, with the reason: they take credentials or a session's secret token, or give
+# aggregate numbers with no id in them
+PUBLIC = {
+    "accounts.register": "anyone may create an account; it grants nothing",
+    "accounts.authenticate": "takes the password itself (throttled: test_accounts)",
+    "accounts.log_in": "takes the password itself (throttled: test_accounts)",
+    "accounts.resume": "takes the session's secret token",
+    "accounts.log_out": "takes the session's secret token",
+    "accounts.count": "a number for the Status page",
+    "classes.count": "a number for the Status page",
+    "documents.counts": "numbers for the Status page",
+    "chat.latency_stats": "percentiles for the Status page",
+}
+
+
+@dataclass
+class World:
+    services: object
+    prof: Actor  # instructor of `klass`
+    classmate: Actor  # student of `klass`
+    stranger: Actor  # registered, in no class
+    other_student: Actor  # student of `other` only
+    klass: int
+    other: int
+    legacy: int  # made before accounts: readable by every signed-in account, by nobody else
+    document: int
+    legacy_document: int
+
+
+@pytest.fixture
+def world(services, fast_bcrypt) -> World:
+    svc = services
+    reg = lambda email: svc.accounts.register(email, "correct-horse-9", email.split("@")[0]).actor()  # noqa: E731
+    prof, classmate, stranger, other_student, other_prof = (
+        reg(e) for e in ("prof@x.edu", "mate@x.edu", "stranger@x.edu", "other@x.edu", "oprof@x.edu"))
+    klass = svc.classes.create(prof, "Private")
+    other = svc.classes.create(other_prof, "Other")
+    svc.classes.join(classmate, klass.join_code)
+    svc.classes.join(other_student, other.join_code)
+    with svc.db.transaction() as s:
+        legacy = Class(name="Legacy", pre_accounts=True, join_code="LEGACY22")
+        s.add(legacy)
+        s.flush()
+        legacy_id = legacy.id
+    pdf = make_pdf(["Mitochondria make ATP.", "Ribosomes build proteins."])
+    document = svc.documents.upload(prof, klass.id, "bio.pdf", pdf).document_id
+    legacy_document = svc.documents.upload(SYSTEM, legacy_id, "old.pdf", pdf).document_id
+    svc.chat.ask(classmate, klass.id, "What makes ATP?")
+    return World(svc, prof, classmate, stranger, other_student, klass.id, other.id, legacy_id, document,
+                 legacy_document)
+
+
+Call = Callable[[World, Actor], object]
+
+# who the method is for: "reader" (any member of the class), "instructor", "admin", "operator",
+# "account" (any signed-in account, acting on itself or on something it is given the right to)
+MATRIX: dict[str, tuple[str, Call]] = {
+    "accounts.log_out_everywhere": ("account", lambda w, a: w.services.accounts.log_out_everywhere(a)),
+    "accounts.change_password": ("account", lambda w, a: w.services.accounts.change_password(
+        a, "correct-horse-9", "Another-horse-battery-10")),
+    "accounts.delete_account": ("account", lambda w, a: w.services.accounts.delete_account(a, "correct-horse-9")),
+    "accounts.lookup": ("admin", lambda w, a: w.services.accounts.lookup(a, "prof@x.edu")),
+    "accounts.set_admin": ("operator", lambda w, a: w.services.accounts.set_admin(a, "stranger@x.edu")),
+    "accounts.revoke_sessions": ("admin", lambda w, a: w.services.accounts.revoke_sessions(a, "prof@x.edu")),
+    "accounts.delete_user": ("admin", lambda w, a: w.services.accounts.delete_user(a, "prof@x.edu")),
+    "classes.create": ("account", lambda w, a: w.services.classes.create(a, "Made by a caller")),
+    "classes.join": ("account", lambda w, a: w.services.classes.join(a, "LEGACY22")),
+    "classes.add_instructor": ("instructor", lambda w, a: w.services.classes.add_instructor(
+        a, w.klass, "stranger@x.edu")),
+    "classes.list_for": ("account", lambda w, a: w.services.classes.list_for(a)),
+    "classes.rename": ("instructor", lambda w, a: w.services.classes.rename(a, w.klass, "Taken over")),
+    "classes.delete": ("instructor", lambda w, a: w.services.classes.delete(a, w.klass)),
+    "documents.upload": ("instructor", lambda w, a: w.services.documents.upload(a, w.klass, "x.txt", b"Some text.")),
+    "documents.list": ("reader", lambda w, a: w.services.documents.list(a, w.klass)),
+    "documents.failures": ("instructor", lambda w, a: w.services.documents.failures(a, w.klass)),
+    "documents.download": ("reader", lambda w, a: w.services.documents.download(a, w.document)),
+    "documents.download_url": ("reader", lambda w, a: w.services.documents.download_url(a, w.document)),
+    "documents.page_preview": ("reader", lambda w, a: w.services.documents.page_preview(a, w.document, 1, 100)),
+    "documents.delete": ("instructor", lambda w, a: w.services.documents.delete(a, w.document)),
+    "chat.ask": ("reader", lambda w, a: w.services.chat.ask(a, w.klass, "What makes ATP?")),
+    "chat.history": ("reader", lambda w, a: w.services.chat.history(a, w.klass)),
+    "chat.clear_history": ("reader", lambda w, a: w.services.chat.clear_history(a, w.klass)),
+    "status.report": ("admin", lambda w, a: w.services.status.report(a)),
+}
+
+LEGACY_READS: dict[str, Call] = {  # the legacy rule, for signed-in accounts only
+    "documents.list": lambda w, a: w.services.documents.list(a, w.legacy),
+    "documents.download": lambda w, a: w.services.documents.download(a, w.legacy_document),
+    "documents.page_preview": lambda w, a: w.services.documents.page_preview(a, w.legacy_document, 1, 100),
+    "chat.ask": lambda w, a: w.services.chat.ask(a, w.legacy, "What makes ATP?"),
+    "chat.history": lambda w, a: w.services.chat.history(a, w.legacy),
+}
+
+
+def public_methods() -> set[str]:
+    return {f"{name}.{method}" for name, cls in SERVICES.items()
+            for method, _ in inspect.getmembers(cls, inspect.isfunction) if not method.startswith("_")}
+
+
+def callers(w: World, kind: str) -> dict[str, Actor]:
+    """Everyone who must be refused a method of this kind."""
+    outsiders = {"logged-out": Actor(user_id=None, email="", name=""),
+                 "unknown user id": Actor(user_id=uuid.uuid4(), email="ghost@x.edu", is_admin=True)}
+    if kind == "account":
+        return outsiders
+    outsiders |= {"stranger": w.stranger, "student of another class": w.other_student}
+    if kind in ("instructor", "admin", "operator"):
+        outsiders["same-class student"] = w.classmate
+    if kind in ("admin", "operator"):
+        outsiders["instructor"] = w.prof
+    if kind == "operator":
+        w.services.accounts.set_admin(SYSTEM, "oprof@x.edu")
+        outsiders["administrator"] = w.services.accounts.lookup(SYSTEM, "oprof@x.edu").actor()
+    return outsiders
+
+
+def fingerprint(w: World) -> dict:
+    """Everything a refused call must leave as it was."""
+    with w.services.db.transaction() as s:
+        counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
+                  if t.name not in ("throttle", "user_sessions", "query_log")}
+        return {"counts": counts,
+                "classes": sorted(s.execute(select(Class.id, Class.name, Class.user_id)).all()),
+                "admins": sorted(s.scalars(select(User.email).where(User.is_admin)).all()),
+                "enrollments": sorted((e.class_id, str(e.user_id), e.role) for e in s.scalars(select(Enrollment))),
+                "documents": sorted(s.scalars(select(Document.id)).all())}
+
+
+def test_every_public_method_is_in_the_matrix():
+    assert public_methods() == set(MATRIX) | set(PUBLIC), (
+        "add the new method to MATRIX (who it is for) or to PUBLIC (why anyone may call it)")
+
+
+@pytest.mark.parametrize("method", sorted(MATRIX))
+def test_everyone_who_must_be_refused_is_refused_and_nothing_changes(world, method):
+    kind, call = MATRIX[method]
+    before = fingerprint(world)
+    for who, actor in callers(world, kind).items():
+        if method == "classes.list_for":
+            assert call(world, actor) == [], f"{method} listed classes for {who}"
+            continue
+        with pytest.raises((PermissionDenied, NotFound)):
+            call(world, actor)
+            pytest.fail(f"{method} did not refuse {who}")
+        after = fingerprint(world)
+        after["admins"] = [a for a in after["admins"] if a != "oprof@x.edu"]  # made by callers() itself
+        assert after == before, f"{method} refused {who} but changed something"
+
+
+@pytest.mark.parametrize("method", sorted(LEGACY_READS))
+def test_legacy_classes_need_a_real_account(world, method):
+    call = LEGACY_READS[method]
+    call(world, world.stranger)  # any signed-in account reads a class from before accounts
+    for actor in (Actor(user_id=None, email=""), Actor(user_id=uuid.uuid4(), email="ghost@x.edu")):
+        with pytest.raises(PermissionDenied, match="Log in"):
+            call(world, actor)
+
+
+def test_the_allowed_callers_are_allowed(world):
+    """The matrix refuses the right people, not everyone: each kind's own caller gets through."""
+    allowed = {"reader": world.classmate, "instructor": world.prof, "admin": SYSTEM, "account": world.stranger}
+    for method, (kind, call) in MATRIX.items():
+        if kind in allowed and method not in ("classes.delete", "documents.delete", "accounts.delete_account",
+                                               "accounts.delete_user", "accounts.change_password"):
+            call(world, allowed[kind])
