@@ -80,3 +80,18 @@ def test_clear_history(app_env, svc, setup):
     at = at.sidebar.button(key="clear_chat").click().run()
     assert not at.chat_message
     assert svc.chat.history(stu, klass.id) == []
+
+
+def test_answers_and_passages_keep_their_text_literally(app_env, svc, setup):
+    """A passage that starts with "1." or holds a ">>>" prompt is not turned into a list or a quote,
+    and its line breaks stay (indentation: tests/test_safe.py)."""
+    prof, stu, klass = setup
+    notes = (b"1. Recursion: a function calls itself.\n"
+             b">>> def countdown(n):\n...     return countdown(n - 1)\n")
+    svc.documents.upload(prof, klass.id, "python.txt", notes)
+    at = logged_in(app_env, "stu@example.edu", page_name="chat")
+    at = _ask(at, "What is a recursive function?")
+    answer = at.chat_message[1].markdown[0].value
+    passage = at.expander[0].markdown[0].value
+    assert answer.startswith("1\\. Recursion") and "calls itself" in shown(answer)
+    assert "\\>\\>\\> def countdown" in passage and "  \n" in passage  # literal prompt, line kept

@@ -75,3 +75,33 @@ def test_students_see_the_list_read_only(app_env, svc, setup):
 def test_a_student_with_no_documents_yet(app_env, setup):
     at = logged_in(app_env, "stu@example.edu", page_name="documents")
     assert "Your instructor has not uploaded any documents yet." in shown(at.info[0].value)
+
+
+# Markdown image syntax (a filename has no "/", so the address is relative), a Streamlit directive, LaTeX
+TRAP = "![x](tracker.png) :red[alert] $x$.txt"
+
+
+def _markdown_sources(at) -> str:
+    """Every Markdown source the page sends to the browser (what Streamlit renders)."""
+    parts = [str(e.value) for kind in ("markdown", "caption", "success", "error", "warning", "info", "subheader")
+             for e in getattr(at, kind)]
+    parts += [str(s.label) for s in at.status] + [str(e.label) for e in at.expander]
+    return "\n".join(parts)
+
+
+def test_a_filename_in_markdown_syntax_is_shown_as_text(app_env, svc, setup):
+    prof, _, klass = setup
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    at.file_uploader[0].set_value([(TRAP, b"Osmosis moves water across membranes.", "text/plain")])
+    at = next(b for b in at.button if b.label == "Upload and process").click().run()
+    assert not at.exception
+    sources = _markdown_sources(at)
+    assert TRAP in texts(at) or TRAP in shown(sources)  # shown as it was named
+    assert "![x](" not in sources and ":red[" not in sources and "$x$" not in sources  # nothing to render
+    assert r"\!\[x\]\(tracker\.png\)" in sources
+    # the students' view of the list, and a failure that quotes the name, escape it too
+    svc.documents.upload(prof, klass.id, "![y](tracker2.png).xyz", b"data")
+    for email in ("stu@example.edu", "prof@example.edu"):
+        at = logged_in(app_env, email, page_name="documents")
+        sources = _markdown_sources(at)
+        assert "![x](" not in sources and "![y](" not in sources and TRAP in shown(sources)
