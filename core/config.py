@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     auth_cookie_key: str = DEV_COOKIE_KEY
     auth_cookie_name: str = "classgpt_auth"
     auth_cookie_expiry_days: float = 7
-    # the request header that carries the client's address behind a proxy (Fly.io: Fly-Client-IP;
-    # nginx: X-Forwarded-For); empty: the connection's own address
+    # the request header in which the (last) proxy puts the client's address: Fly.io Fly-Client-IP,
+    # Cloudflare CF-Connecting-IP, nginx X-Real-IP (of X-Forwarded-For only the last address is
+    # used: the ones before it are the client's own claim); empty: the connection's own address
     client_ip_header: str = ""
 
     max_upload_mb: float = 50

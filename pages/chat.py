@@ -22,12 +22,6 @@ if klass is None:
     st.stop()
 
 
-@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-def page_image(_actor, user_key: str, document_id: int, page: int) -> bytes:
-    """PNG of one page of a document, cached per (user_key, document, page); the service checks access."""
-    return services.documents.page_preview(_actor, document_id, page, width_px=800)
-
-
 def show_sources(citations, key: str, eager: bool) -> None:
     """One expander per source: the passage, and a picture of the PDF page it is on."""
     if not citations:
@@ -41,7 +35,7 @@ def show_sources(citations, key: str, eager: bool) -> None:
             st.markdown("> " + block(c.text.strip()).replace("\n", "\n> "))
             if c.page and (expander.open or (eager and c.n == 1)):
                 try:
-                    png = page_image(actor, str(actor.user_id), c.document_id, c.page)
+                    png = services.documents.page_preview(actor, c.document_id, c.page, width_px=800)
                 except ClassGPTError as exc:  # the document was deleted since this answer
                     st.caption(f"The page preview is unavailable: {inline(exc)}")
                 else:

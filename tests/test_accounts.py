@@ -273,3 +273,40 @@ def test_a_deleted_users_actor_has_no_rights_left(services, fast_bcrypt):
             call()
     assert services.classes.list_for(ghost) == []
     assert services.classes.list_for(Actor(user_id=None, email="")) == []
+
+
+def test_a_guesser_behind_the_owners_school_address_cannot_lock_the_owner_out(services, fast_bcrypt):
+    services.accounts.register("a@example.edu", "right-password-1")
+    assert services.accounts.authenticate("a@example.edu", "right-password-1", "198.51.100.1")  # the owner
+    with services.db.transaction() as s:  # the school's shared address is held back by a guesser
+        s.add(ThrottleEntry(scope=acc.LOGIN_ADDRESS.scope, key="198.51.100.1", failures=acc.LOGIN_ADDRESS.free + 5,
+                            last_failure_at=utcnow(), blocked_until=utcnow() + timedelta(minutes=10)))
+    with pytest.raises(TooManyAttempts):
+        services.accounts.authenticate("b@example.edu", "any-password-1", "198.51.100.1")  # others wait
+    assert services.accounts.authenticate("a@example.edu", "right-password-1", "198.51.100.1")
+
+
+def test_accounts_made_from_one_address_are_throttled(services, fast_bcrypt):
+    for i in range(acc.REGISTER_ADDRESS.free + 1):
+        services.accounts.register(f"user{i}@example.edu", "correct-horse-9", client="203.0.113.77")
+    with pytest.raises(TooManyAttempts, match="create accounts"):
+        services.accounts.register("one-more@example.edu", "correct-horse-9", client="203.0.113.77")
+    assert services.accounts.register("elsewhere@example.edu", "correct-horse-9", client="203.0.113.78")
+
+
+def test_names_are_one_visible_line_of_bounded_length(services, fast_bcrypt):
+    user = services.accounts.register("n@example.edu", "correct-horse-9", "Ada\n\u202eLovelace\x00")
+    assert user.name == "Ada Lovelace"
+    with pytest.raises(ValidationError, match="at most 100"):
+        services.accounts.register("m@example.edu", "correct-horse-9", "x" * 101)
+
+
+def test_old_throttle_rows_are_purged(services, fast_bcrypt):
+    services.accounts.register("a@example.edu", "right-password-1")
+    with services.db.transaction() as s:
+        s.add(ThrottleEntry(scope="login:address", key="old", failures=3, last_failure_at=utcnow() - timedelta(days=3)))
+        s.add(ThrottleEntry(scope="login:address", key="fresh", failures=3, last_failure_at=utcnow()))
+    services.accounts.log_in("a@example.edu", "right-password-1")
+    with services.db.transaction() as s:
+        keys = set(s.scalars(select(ThrottleEntry.key).where(ThrottleEntry.scope == "login:address")))
+    assert "fresh" in keys and "old" not in keys

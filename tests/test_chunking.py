@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from core.ingest.chunking import Passage, chunk_pages
@@ -87,9 +85,10 @@ def test_rejects_bad_sizes():
         chunk_pages([Page(1, "x")], chunk_words=0, overlap_words=0)
 
 
-def test_chunking_is_fast():
+def test_a_thousand_dense_pages_each_stay_on_their_page():
+    # (its speed is measured by `python -m core bench ingest`, not timed in a test)
     pages = [Page(n, sentences(40) + "\n• a bullet\n• another bullet") for n in range(1, 1001)]  # 1000 dense pages
-    start = time.perf_counter()
     chunks = chunk_pages(pages)
-    assert time.perf_counter() - start < 1.0
     assert len(chunks) >= 3000
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    assert {c.page for c in chunks} == set(range(1, 1001))  # every page, and only pages that exist

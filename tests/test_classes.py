@@ -160,3 +160,45 @@ def test_wrong_join_codes_are_throttled(services, student, instructor):
             services.classes.join(student, f"WRONG{i:03d}", "203.0.113.5")
     with pytest.raises(TooManyAttempts, match="join a class"):
         services.classes.join(student, info.join_code, "203.0.113.5")  # even the right code must wait
+
+
+def test_a_class_from_before_accounts_stays_private_once_it_had_an_instructor(services, instructor, student):
+    """Giving a legacy class an instructor ends the legacy rule for good: when that instructor
+    leaves, what they added while it was private does not become readable by everyone."""
+    with services.db.transaction() as s:
+        s.add(Class(name="Old class", pre_accounts=True))
+    [legacy] = services.classes.list_for(SYSTEM)
+    services.classes.add_instructor(SYSTEM, legacy.id, "prof@example.edu")
+    key = services.documents.upload(instructor, legacy.id, "exam-key.txt", b"Confidential exam key: 42.")
+    assert services.classes.list_for(student) == []
+    services.accounts.delete_user(SYSTEM, "prof@example.edu")
+    assert services.classes.list_for(student) == []
+    with pytest.raises(PermissionDenied):
+        services.documents.download(student, key.document_id)
+
+
+def test_a_new_class_with_a_reused_id_gets_its_own_index(services, instructor, student):
+    """SQLite gives a deleted class's id to the next class: the old class's cached index must
+    never answer the new class's questions."""
+    victim = services.classes.create(instructor, "Victim")
+    services.documents.upload(instructor, victim.id, "diary.txt", b"Private diary: my bank PIN is 4321.")
+    assert services.chat.ask(instructor, victim.id, "What is the bank PIN?").found  # its index is cached
+    services.classes.delete(instructor, victim.id)
+    mine = services.classes.create(student, "Mine")
+    services.documents.upload(student, mine.id, "garden.txt", b"Tomatoes like sun and water.")
+    answer = services.chat.ask(student, mine.id, "private diary bank PIN")
+    assert all(c.document == "garden.txt" for c in answer.citations) and "4321" not in answer.text
+
+
+def test_joining_a_class_without_an_instructor_says_so(services, student):
+    orphan = services.classes.create(SYSTEM, "No teacher yet")
+    with pytest.raises(ValidationError, match="no instructor yet"):
+        services.classes.join(student, orphan.join_code)
+    assert services.classes.list_for(student) == []
+
+
+def test_descriptions_and_names_are_bounded_and_one_line(services, instructor):
+    info = services.classes.create(instructor, "Bio\n\u202elogy\x00", "d" * 2000)
+    assert info.name == "Bio logy"
+    with pytest.raises(ValidationError, match="at most 2,000"):
+        services.classes.rename(instructor, info.id, "Bio", "d" * 2001)

@@ -184,3 +184,29 @@ def test_a_recent_processing_row_is_reported_not_replaced(services, instructor, 
                        sha256=hashlib.sha256(pdf).hexdigest(), storage_key="", status="processing"))
     res = services.documents.upload(instructor, klass.id, "a.pdf", pdf)
     assert res.deduplicated and res.status == "processing" and "being processed" in res.error
+
+
+def test_filenames_lose_control_and_direction_characters(services, instructor, klass):
+    res = services.documents.upload(instructor, klass.id, "\u202egnp.txt\r\n", b"harmless words here")
+    assert res.ok and res.filename == "gnp.txt"
+    [doc] = services.documents.list(instructor, klass.id)
+    assert doc.filename == "gnp.txt"
+
+
+def test_a_huge_text_file_is_refused_before_it_is_decoded(services, instructor, klass):
+    services.settings.max_text_chars = 1000
+    res = services.documents.upload(instructor, klass.id, "big.txt", b"a" * 4001)
+    assert res.status == "failed" and "too much text" in res.error and "at most 1,000" in res.error
+
+
+def test_page_previews_check_access_every_time_and_forget_deleted_documents(services, instructor, student, klass):
+    pdf = make_pdf(["Cells are the unit of life.", "Mitochondria make ATP."])
+    res = services.documents.upload(instructor, klass.id, "cells.pdf", pdf)
+    services.classes.join(student, klass.join_code)
+    assert services.documents.page_preview(student, res.document_id, 1, 200).startswith(b"\x89PNG")
+    outsider = services.accounts.register("out@example.edu", "correct-horse-9").actor()
+    with pytest.raises(PermissionDenied):
+        services.documents.page_preview(outsider, res.document_id, 1, 200)  # cached, and still refused
+    services.documents.delete(instructor, res.document_id)
+    with pytest.raises(NotFound):
+        services.documents.page_preview(student, res.document_id, 1, 200)

@@ -24,6 +24,7 @@ import streamlit.components.v1 as components
 from core.errors import ClassGPTError, ValidationError
 from core.events import log_event
 from ui.state import ACTOR_KEY, get_services
+from ui.widgets import show_error
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -45,7 +46,9 @@ def client_address(services: Services) -> str:
     header = services.settings.client_ip_header
     value = st.context.headers.get(header) if header else st.context.ip_address
     if isinstance(value, str) and value.strip():
-        return value.split(",")[0].strip()[:64]  # X-Forwarded-For: the client is the first address
+        # X-Forwarded-For lists what the client claimed first and what the proxy saw last: only
+        # the last address is the proxy's own word
+        return value.split(",")[-1].strip()[:64]
     return "unknown"
 
 
@@ -143,9 +146,10 @@ def register_form(services: Services) -> str | None:
     try:
         _same(password, repeat)
         # surrounding spaces are a typo more often than part of a password: strip, as log_in does
-        user = services.accounts.register(email, password.strip(), f"{first.strip()} {last.strip()}".strip())
+        user = services.accounts.register(email, password.strip(), f"{first.strip()} {last.strip()}".strip(),
+                                          client_address(services))
     except ClassGPTError as exc:
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         return None
     return user.email
 
@@ -164,7 +168,7 @@ def change_password_form(services: Services, actor: Actor) -> bool:
         _same(new, repeat)
         token = services.accounts.change_password(actor, current.strip(), new.strip(), client_address(services))
     except ClassGPTError as exc:
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         return False
     st.session_state[SESSION_KEY] = token
     st.session_state[_COOKIE_WANTED] = token

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from core.errors import CorruptPDF, EmptyFile, FileTooLarge, NoExtractableText, UnsupportedType
-from core.ingest.text import normalize_whitespace
+from core.ingest.text import normalize_whitespace, one_line
 
 PDF = "application/pdf"
 SUPPORTED = {".pdf": PDF, ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
@@ -58,7 +58,7 @@ MAX_FILENAME_CHARS = 255  # documents.filename's width
 
 def clean_filename(filename: str) -> str:
     """The file's own name, without any folders a browser or client put in front of it."""
-    name = PurePosixPath((filename or "").replace("\\", "/")).name.strip()
+    name = one_line(PurePosixPath((filename or "").replace("\\", "/")).name)
     return name[:MAX_FILENAME_CHARS] or "untitled"
 
 
@@ -103,23 +103,32 @@ def extract(filename: str, data: bytes, max_bytes: int | None = None, max_pages:
         raise EmptyFile(f"'{name}' is empty (0 bytes). Check that you picked the right file.")
     content_type = detect_content_type(filename, data)
     if content_type == PDF:
-        doc = _extract_pdf(name, data, max_pages)
+        doc = _extract_pdf(name, data, max_pages, max_chars)
     else:
+        if len(data) > 4 * max_chars:  # more characters than the cap, whatever the encoding
+            raise _too_much_text(name, None, max_chars)
         text = normalize_whitespace(_decode(name, data))
         if not text:
             raise EmptyFile(f"'{name}' contains only blank space, no text.")
         doc = ExtractedDocument(content_type=content_type, pages=[Page(None, text)], page_count=0)
     chars = sum(len(p.text) for p in doc.pages)
     if chars > max_chars:
-        raise FileTooLarge(f"'{name}' holds {chars:,} characters of text; ClassGPT indexes at most {max_chars:,} "
-                           "per document. Split it into parts and upload those.")
+        raise _too_much_text(name, chars, max_chars)
     return doc
 
 
-def _extract_pdf(name: str, data: bytes, max_pages: int) -> ExtractedDocument:
+def _too_much_text(name: str, chars: int | None, max_chars: int) -> FileTooLarge:
+    holds = f"holds {chars:,} characters of text" if chars is not None else "holds too much text"
+    return FileTooLarge(f"'{name}' {holds}; ClassGPT indexes at most {max_chars:,} characters per document. "
+                        "Split it into parts and upload those.")
+
+
+def _extract_pdf(name: str, data: bytes, max_pages: int, max_chars: int) -> ExtractedDocument:
     from core.ingest.pdf import page_texts  # pdfium loads with the first PDF, not on the login page's path
 
-    texts = page_texts(data, name, max_pages)
+    texts = page_texts(data, name, max_pages, max_chars)
+    if texts is None:  # stopped as soon as the text passed the cap
+        raise _too_much_text(name, None, max_chars)
     if not texts:
         raise CorruptPDF(f"'{name}' has no pages. Export it to PDF again, then upload the new copy.")
     pages = [Page(i + 1, normalize_whitespace(t.translate(_LIGATURES))) for i, t in enumerate(texts)]

@@ -38,14 +38,21 @@ def open_pdf(data: bytes, name: str) -> Iterator[pdfium.PdfDocument]:
             doc.close()
 
 
-def page_texts(data: bytes, name: str, max_pages: int) -> list[str]:
-    """The raw text of every page, in order ("" for a page without text)."""
+def page_texts(data: bytes, name: str, max_pages: int, max_chars: int) -> list[str] | None:
+    """The raw text of every page, in order ("" for a page without text); None as soon as the
+    text passes max_chars (a small file can unpack into far more text than it holds)."""
     with open_pdf(data, name) as doc:
         if len(doc) > max_pages:
             raise FileTooLarge(f"'{name}' has {len(doc):,} pages; ClassGPT reads at most {max_pages:,} pages "
                                "per document. Split it into parts and upload those.")
         try:
-            return [_page_text(doc, i) for i in range(len(doc))]
+            texts, total = [], 0
+            for i in range(len(doc)):
+                texts.append(_page_text(doc, i))
+                total += len(texts[-1])
+                if total > max_chars:
+                    return None
+            return texts
         except pdfium.PdfiumError:
             raise CorruptPDF(
                 f"'{name}' opened, but some of its pages are damaged and cannot be read. "

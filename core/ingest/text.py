@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
 # Control characters other than \t and \n (PDF fonts without a Unicode map leak these),
@@ -11,6 +12,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
 _ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060]")
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+def one_line(text: str) -> str:
+    """A name as one line of visible text: control and format characters (line breaks, NUL, the
+    bidirectional overrides that make "\u202egnp.txt" display as "txt.png") removed, spaces collapsed."""
+    visible = "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else " " for ch in text or "")
+    return " ".join(visible.split())
 
 
 def normalize_whitespace(text: str) -> str:

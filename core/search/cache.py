@@ -3,7 +3,9 @@
 The database is the source of truth. Each class carries an `index_version` that every
 document change bumps in the same transaction; a cached index is used only while its
 version matches the database's, so several processes sharing one database never serve
-an index built before another process's change.
+an index built before another process's change. The version includes the class's creation
+time: SQLite gives a deleted class's id to the next new class, whose own version would
+otherwise reach the deleted one's and be served its index.
 """
 from __future__ import annotations
 
@@ -41,9 +43,12 @@ class Match:
     cosine: float  # the chunk's cosine with the question: how close in meaning it is
 
 
+Version = tuple[int, object]  # (index_version, created_at); (-1, None) for a class that does not exist
+
+
 @dataclass
 class ClassIndex:
-    version: int
+    version: Version
     hybrid: HybridIndex  # holds the class's embeddings, once (FAISS's copy)
     chunks: dict[int, IndexedChunk]
 
@@ -64,10 +69,10 @@ class IndexCache:
         self._lock = threading.Lock()
         self._build_locks: dict[int, threading.Lock] = {}
 
-    def current_version(self, class_id: int) -> int:
+    def current_version(self, class_id: int) -> Version:
         with self.db.transaction() as s:
-            version = s.scalar(select(Class.index_version).where(Class.id == class_id))
-        return -1 if version is None else version
+            row = s.execute(select(Class.index_version, Class.created_at).where(Class.id == class_id)).first()
+        return (-1, None) if row is None else (row.index_version, row.created_at)
 
     def get(self, class_id: int) -> ClassIndex:
         version = self.current_version(class_id)
@@ -86,7 +91,7 @@ class IndexCache:
                     self._cache.popitem(last=False)
             return built
 
-    def _cached(self, class_id: int, version: int) -> ClassIndex | None:
+    def _cached(self, class_id: int, version: Version) -> ClassIndex | None:
         with self._lock:
             hit = self._cache.get(class_id)
             if hit is not None and hit.version == version:
@@ -103,7 +108,7 @@ class IndexCache:
 
         # version and chunks are read in one transaction so they describe the same state
         with self.db.transaction() as s:
-            version = s.scalar(select(Class.index_version).where(Class.id == class_id))
+            klass = s.execute(select(Class.index_version, Class.created_at).where(Class.id == class_id)).first()
             rows = s.execute(
                 select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.text, Chunk.embedding,
                        Document.filename, Document.content_type)
@@ -115,7 +120,7 @@ class IndexCache:
         vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32)
         vectors = vectors.reshape(len(rows), -1) if rows else vectors.reshape(0, 0)
         return ClassIndex(
-            version=-1 if version is None else version,
+            version=(-1, None) if klass is None else (klass.index_version, klass.created_at),
             hybrid=HybridIndex.build([r.id for r in rows], [r.text for r in rows], vectors),
             chunks={r.id: IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text)
                     for r in rows},

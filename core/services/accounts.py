@@ -18,14 +18,17 @@ from core.config import Settings
 from core.database import Database
 from core.errors import AuthError, Conflict, NotFound, PermissionDenied, ValidationError
 from core.events import log_event
+from core.ingest.text import one_line
 from core.models import Class, Enrollment, User
 from core.services.actors import Actor
+from core.services.membership import make_instructor
 from core.services.passwords import check_password_strength, dummy_hash, hash_password, verify_password
 from core.services.permissions import has_instructor, require_account, require_admin
 from core.services.sessions import SessionStore
 from core.services.throttle import Policy, Throttle
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_NAME_LEN = 100
 UNKNOWN_CLIENT = "unknown"
 # a client address from which the account's owner logged in this recently is not held back by
 # failures counted against the account from elsewhere (an attacker cannot lock its owner out)
@@ -34,6 +37,8 @@ LOGIN_PAIR = Policy("login:account+address", free=5, first_delay=timedelta(secon
 LOGIN_ACCOUNT = Policy("login:account", free=30, first_delay=timedelta(seconds=5), longest=timedelta(minutes=30))
 # generous: a whole school can sit behind one address
 LOGIN_ADDRESS = Policy("login:address", free=100, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
+# accounts made from one client address: throwaway accounts must not multiply other budgets
+REGISTER_ADDRESS = Policy("register:address", free=20, first_delay=timedelta(minutes=1), longest=timedelta(hours=1))
 PASSWORD_CHECK = Policy("password:account", free=5, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
 
 
@@ -81,10 +86,14 @@ class AccountService:
         self.throttle = Throttle(db)
 
     # ---- registration and login ----------------------------------------------------------------
-    def register(self, email: str, password: str, name: str = "") -> UserInfo:
+    def register(self, email: str, password: str, name: str = "", client: str = UNKNOWN_CLIENT) -> UserInfo:
         email = normalize_email(email)
-        name = " ".join((name or "").split())
+        name = one_line(name)
+        if len(name) > MAX_NAME_LEN:
+            raise ValidationError(f"Names are at most {MAX_NAME_LEN} characters.")
         check_password_strength(password, email, name)
+        per_address = [(REGISTER_ADDRESS, client)]
+        self.throttle.check(per_address, "create accounts")
         password_hash = hash_password(password)
         exists = Conflict(f"An account for {email} already exists. Log in instead.")
         try:
@@ -98,7 +107,8 @@ class AccountService:
                 info = _info(user)
         except IntegrityError:  # the same email registered at the same moment
             raise exists from None
-        log_event("register", user=email)
+        self.throttle.failed(per_address)  # counts every account made, for the address's budget
+        log_event("register", user=email, client=client)
         return info
 
     def authenticate(self, email: str, password: str, client: str = UNKNOWN_CLIENT) -> UserInfo:
@@ -109,8 +119,10 @@ class AccountService:
             raise AuthError("Wrong email or password.") from None
         pair = (LOGIN_PAIR, f"{email}|{client}")
         keys = [pair, (LOGIN_ADDRESS, client), (LOGIN_ACCOUNT, email)]
+        # from where its owner logged in lately, only that pair's own failures hold an account back:
+        # neither a guesser elsewhere nor one behind the same school address can lock its owner out
         trusted = self.throttle.succeeded_within(pair, TRUSTED_FOR)
-        self.throttle.check(keys[:2] if trusted else keys, "log in")
+        self.throttle.check(keys[:1] if trusted else keys, "log in")
         with self.db.transaction() as s:
             user = s.scalar(select(User).where(User.email == email))
             found = _info(user) if user is not None else None
@@ -131,6 +143,7 @@ class AccountService:
         with self.db.transaction() as s:
             self.sessions.purge_expired(s)
             token = self.sessions.start(s, info.id)
+        self.throttle.purge(TRUSTED_FOR)
         log_event("login", user=info.email, client=client)
         return Login(info, token)
 
@@ -245,12 +258,8 @@ class AccountService:
                     s.delete(enrollment)
                 s.flush()
                 if successor is not None:
-                    existing = s.get(Enrollment, (klass.id, successor))
-                    if existing is None:
-                        s.add(Enrollment(class_id=klass.id, user_id=successor, role="instructor"))
-                    else:
-                        existing.role = "instructor"
-                    klass.user_id = successor
+                    klass.user_id = None
+                    make_instructor(s, klass, successor)
                     report.handed_over.append(klass.name)
                 elif has_instructor(s, klass.id):
                     if klass.user_id == user_id:  # the owner leaves: a remaining instructor owns it
@@ -258,7 +267,8 @@ class AccountService:
                             Enrollment.class_id == klass.id, Enrollment.role == "instructor").limit(1))
                     report.kept_by_others.append(klass.name)
                 else:
-                    klass.user_id = None  # pre_accounts stays false: private to administrators
+                    klass.user_id = None
+                    klass.pre_accounts = False  # private to administrators, even if it was from before accounts
                     report.private_to_admins.append(klass.name)
             s.delete(user)  # sessions, enrollments and chat go with it (ON DELETE CASCADE)
         log_event("account_deleted", user=report.email, handed_over=len(report.handed_over),

@@ -14,7 +14,10 @@ from core.errors import NotFound, StorageUnavailable, ValidationError
 from core.models import Class, Document, Enrollment, User
 from core.services.accounts import normalize_email
 from core.services.actors import Actor
-from core.services.permissions import Role, account, load_class, require_account, require_instructor, role_in
+from core.services.membership import make_instructor
+from core.ingest.text import one_line
+from core.services.permissions import (Role, account, has_instructor, load_class, require_account,
+                                       require_instructor, role_in)
 from core.services.throttle import Policy, Throttle
 from core.storage import StoreResolver
 
@@ -24,9 +27,12 @@ log = logging.getLogger(__name__)
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LEN = 8
 MAX_NAME_LEN = 200
+MAX_DESCRIPTION_LEN = 2000
 # 31^8 codes: with these limits a guesser gets through a few hundred a day per account and address
 JOIN_ACCOUNT = Policy("join:account", free=10, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
 JOIN_ADDRESS = Policy("join:address", free=50, first_delay=timedelta(seconds=2), longest=timedelta(minutes=15))
+ADD_INSTRUCTOR = Policy("instructor:unknown-email", free=10, first_delay=timedelta(seconds=2),
+                        longest=timedelta(minutes=15))
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,20 @@ def new_join_code() -> str:
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = one_line(name)
     if not name:
         raise ValidationError("Give the class a name.")
     if len(name) > MAX_NAME_LEN:
         raise ValidationError(f"Class names are at most {MAX_NAME_LEN} characters.")
     return name
+
+
+def _clean_description(description: str | None) -> str:
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_LEN:
+        raise ValidationError(f"Class descriptions are at most {MAX_DESCRIPTION_LEN:,} characters; this one has "
+                              f"{len(description):,}.")
+    return description
 
 
 class ClassService:
@@ -71,12 +85,12 @@ class ClassService:
     def create(self, actor: Actor, name: str, description: str = "") -> ClassInfo:
         """A new class; its creator is its instructor (the operator's class has none until one is
         added, and is visible to administrators only until then)."""
-        name = _clean_name(name)
+        name, description = _clean_name(name), _clean_description(description)
         for _ in range(5):  # a join-code collision is astronomically rare; retry instead of failing
             try:
                 with self.db.transaction() as s:
                     owner = None if actor.is_system else require_account(s, actor, "create a class").id
-                    klass = Class(name=name, description=(description or "").strip(), join_code=new_join_code(),
+                    klass = Class(name=name, description=description, join_code=new_join_code(),
                                   user_id=owner)
                     s.add(klass)
                     s.flush()
@@ -100,6 +114,9 @@ class ClassService:
         with self.db.transaction() as s:
             klass = s.scalar(select(Class).where(Class.join_code == code))
             if klass is not None:
+                if not klass.pre_accounts and not has_instructor(s, klass.id):
+                    raise ValidationError(f"“{klass.name}” has no instructor yet, so there is nothing to join. "
+                                          "Ask an administrator to add one.")
                 if s.get(Enrollment, (klass.id, user_id)) is None:
                     s.add(Enrollment(class_id=klass.id, user_id=user_id, role="student"))
                     s.flush()
@@ -110,20 +127,17 @@ class ClassService:
     def add_instructor(self, actor: Actor, class_id: int, email: str) -> ClassInfo:
         """Make a user an instructor of the class (its owner, when it has none)."""
         email = normalize_email(email)
+        # wrong addresses are throttled: the answer tells whether an account exists
+        key = [(ADD_INSTRUCTOR, str(actor.user_id))]
+        self.throttle.check(key, "add instructors")
         with self.db.transaction() as s:
             klass = require_instructor(s, actor, class_id, "add instructors")
             user = s.scalar(select(User).where(User.email == email))
-            if user is None:
-                raise NotFound(f"No account for {email}: they must register first.")
-            enrollment = s.get(Enrollment, (class_id, user.id))
-            if enrollment is None:
-                s.add(Enrollment(class_id=class_id, user_id=user.id, role="instructor"))
-            else:
-                enrollment.role = "instructor"
-            if klass.user_id is None:
-                klass.user_id = user.id
-            s.flush()
-            return self._info(s, klass, role_in(s, actor, klass) or "instructor")
+            if user is not None:
+                make_instructor(s, klass, user.id)
+                return self._info(s, klass, role_in(s, actor, klass) or "instructor")
+        self.throttle.failed(key)
+        raise NotFound(f"No account for {email}: they must register first.")
 
     def list_for(self, actor: Actor) -> list[ClassInfo]:
         """The classes the actor is in, plus classes made before accounts (readable by all);
@@ -151,11 +165,12 @@ class ClassService:
 
     def rename(self, actor: Actor, class_id: int, name: str, description: str | None = None) -> ClassInfo:
         name = _clean_name(name)
+        new_description = None if description is None else _clean_description(description)
         with self.db.transaction() as s:
             klass = require_instructor(s, actor, class_id, "rename it")
             klass.name = name
-            if description is not None:
-                klass.description = description.strip()
+            if new_description is not None:
+                klass.description = new_description
             s.flush()
             return self._info(s, klass, role_in(s, actor, klass) or "instructor")
 

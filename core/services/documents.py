@@ -7,7 +7,9 @@ compensation in `_undo` so that no row, object or chunk is left behind.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
 STALE_PROCESSING = timedelta(minutes=30)  # far longer than any ingest: such a row's process died
+PREVIEWS_CACHED = 256  # page pictures (~100-300 KB each) kept per process
 EMBED_GROUP = 256  # chunks per embedder call: large enough to batch well, small enough to report progress
 
 
@@ -88,6 +91,8 @@ class DocumentService:
         self.db = db
         self.store = store  # where new uploads go
         self.stores = stores  # the store each existing row names
+        self._previews: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._previews_lock = threading.Lock()
         self._embedder_factory = embedder_factory
         self.settings = settings
 
@@ -254,13 +259,25 @@ class DocumentService:
         return doc.filename, doc.content_type, self.stores(doc.storage_backend).get(doc.storage_key)
 
     def page_preview(self, actor: Actor, document_id: int, page: int, width_px: int = 800) -> bytes:
-        """PNG of one page (1-based) of a PDF the actor may read."""
+        """PNG of one page (1-based) of a PDF the actor may read. Access is checked on every call;
+        the picture is cached by the file's content, so a deleted or replaced document is never
+        shown from the cache, and one rendering serves every reader."""
         from core.ingest.pdf import render_page_png  # pdfium loads with the first preview
 
-        _, content_type, data = self.download(actor, document_id)
-        if content_type != PDF:
+        doc = self._readable(actor, document_id)
+        if doc.content_type != PDF:
             raise ValidationError("Only PDF documents have pages to show.")
-        return render_page_png(data, page, width_px)
+        key = (doc.sha256, page, width_px)
+        with self._previews_lock:
+            if key in self._previews:
+                self._previews.move_to_end(key)
+                return self._previews[key]
+        png = render_page_png(self.stores(doc.storage_backend).get(doc.storage_key), page, width_px)
+        with self._previews_lock:
+            self._previews[key] = png
+            while len(self._previews) > PREVIEWS_CACHED:
+                self._previews.popitem(last=False)
+        return png
 
     def download_url(self, actor: Actor, document_id: int, expires_s: int = 300) -> str | None:
         doc = self._readable(actor, document_id)

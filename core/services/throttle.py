@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, select, update
 
 from core.database import Database
 from core.errors import TooManyAttempts
@@ -90,6 +90,17 @@ class Throttle:
             last = s.scalar(select(ThrottleEntry.last_success_at)
                             .where(ThrottleEntry.scope == policy.scope, ThrottleEntry.key == value))
         return last is not None and last > utcnow() - within
+
+    def purge(self, keep_successes_for: timedelta) -> int:
+        """Forget keys whose failures are forgotten anyway and that succeeded long ago, if ever."""
+        now = utcnow()
+        longest_memory = max(timedelta(days=1), keep_successes_for)
+        with self.db.transaction() as s:
+            return s.execute(delete(ThrottleEntry).where(
+                (ThrottleEntry.last_failure_at.is_(None)) | (ThrottleEntry.last_failure_at < now - timedelta(days=1)),
+                (ThrottleEntry.blocked_until.is_(None)) | (ThrottleEntry.blocked_until < now),
+                (ThrottleEntry.last_success_at.is_(None)) | (ThrottleEntry.last_success_at < now - longest_memory),
+            )).rowcount or 0
 
     def _ensure_row(self, s, scope: str, key: str) -> None:
         insert = _insert_for(self.db.dialect)
