@@ -55,3 +55,32 @@ def test_log_out(app_env, user):
     at = at.button(key="account_logout").click().run()
     assert [t.label for t in at.text_input] == ["Email", "Password"]
     assert "classgpt_session" not in at.session_state
+
+
+def test_log_out_everywhere_ends_the_other_sessions_too(app_env, svc, user):
+    laptop = logged_in(app_env, "prof@example.edu", page_name="account")
+    phone = logged_in(app_env, "prof@example.edu", page_name="account")
+    at = phone.button(key="account_logout_everywhere").click().run()
+    assert [t.label for t in at.text_input] == ["Email", "Password"]
+    assert "You have been logged out everywhere." in texts(at)
+    laptop.run()  # the other browser, at its next click
+    assert [t.label for t in laptop.text_input] == ["Email", "Password"]
+
+
+def test_delete_my_account(app_env, svc, user):
+    from core.errors import NotFound
+    from core.services.actors import SYSTEM
+
+    klass = svc.classes.create(user.actor(), "Taught alone")
+    at = logged_in(app_env, "prof@example.edu", page_name="account")
+    at.text_input(key="delete_account_password").input(PASSWORD)
+    at = next(b for b in at.button if b.label == "Delete my account").click().run()
+    assert "Tick the box" in texts(at)  # not without confirming
+    assert svc.accounts.lookup(SYSTEM, "prof@example.edu")
+    at.text_input(key="delete_account_password").input(PASSWORD)
+    at.checkbox(key="delete_account_confirm").check()
+    at = next(b for b in at.button if b.label == "Delete my account").click().run()
+    assert "Your account has been deleted." in texts(at)
+    with pytest.raises(NotFound):
+        svc.accounts.lookup(SYSTEM, "prof@example.edu")
+    assert [c.name for c in svc.classes.list_for(SYSTEM)] == [klass.name]  # kept, private to admins
