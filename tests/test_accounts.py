@@ -310,3 +310,15 @@ def test_old_throttle_rows_are_purged(services, fast_bcrypt):
     with services.db.transaction() as s:
         keys = set(s.scalars(select(ThrottleEntry.key).where(ThrottleEntry.scope == "login:address")))
     assert "fresh" in keys and "old" not in keys
+
+
+def test_one_guesser_cannot_hold_the_owner_back_from_a_fresh_address(services, fast_bcrypt):
+    services.accounts.register("a@example.edu", "right-password-1")
+    for _ in range(acc.LOGIN_ACCOUNT.free + 10):  # one address, its delays waited out each time
+        _fail(services, "a@example.edu", "203.0.113.9", 1)
+        with services.db.transaction() as s:
+            s.execute(update(ThrottleEntry).values(blocked_until=None))
+    # that address gave the account's own count only its free failures, not forty
+    assert services.accounts.throttle.failures((acc.LOGIN_ACCOUNT, "a@example.edu")) == acc.LOGIN_PAIR.free
+    # the owner, from an address never used before, is not held back
+    assert services.accounts.authenticate("a@example.edu", "right-password-1", "198.51.100.200")

@@ -130,7 +130,11 @@ class AccountService:
         # outside the transaction: bcrypt takes ~0.25 s
         info = found if verify_password(password, stored_hash) and found is not None else None
         if info is None:
-            self.throttle.failed(keys)
+            # one address gives the account's own count at most its free failures: the account key
+            # is for guesses spread over many addresses, and one guesser must not be able to hold
+            # its owner back everywhere (the pair and address keys deal with that guesser)
+            from_here = self.throttle.failures(pair)
+            self.throttle.failed(keys if from_here < LOGIN_PAIR.free else keys[:2])
             log_event("login_failed", user=email, reason="wrong password" if found else "unknown email",
                       client=client)
             raise AuthError("Wrong email or password.")

@@ -83,6 +83,15 @@ class Throttle:
                 s.execute(update(ThrottleEntry).where(ThrottleEntry.scope == policy.scope, ThrottleEntry.key == key)
                           .values(failures=0, blocked_until=None, last_success_at=now))
 
+    def failures(self, key: Key) -> int:
+        """The key's failures that still count (0 once they are forgotten)."""
+        policy, value = key
+        with self.db.transaction() as s:
+            row = s.get(ThrottleEntry, (policy.scope, value))
+            if row is None or row.last_failure_at is None or row.last_failure_at < utcnow() - policy.forget:
+                return 0
+            return row.failures
+
     def succeeded_within(self, key: Key, within: timedelta) -> bool:
         """Whether the key succeeded recently (a client address the account's owner used)."""
         policy, value = key
