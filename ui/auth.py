@@ -80,10 +80,15 @@ def _forget(ss, why: str | None) -> None:
     ss.pop(SESSION_KEY, None)
     ss.pop(ACTOR_KEY, None)
     ss[_COOKIE_READ] = True
-    ss[_COOKIE_WANTED] = ""
-    ss.pop(_COOKIE_WRITES, None)
+    _want_cookie(ss, "")
     if why:
         ss[LOGGED_OUT] = why
+
+
+def _want_cookie(ss, token: str) -> None:
+    """Have the browser's cookie hold this token ("" deletes it), from the next run on."""
+    ss[_COOKIE_WANTED] = token
+    ss.pop(_COOKIE_WRITES, None)
 
 
 def _sync_cookie(services: Services, cookie_name: str) -> None:
@@ -119,8 +124,7 @@ def log_in(email: str, password: str) -> bool:
     ss.pop(LOGIN_ERROR, None)
     ss.pop(LOGGED_OUT, None)
     ss[SESSION_KEY] = login.token
-    ss[_COOKIE_WANTED] = login.token
-    ss.pop(_COOKIE_WRITES, None)
+    _want_cookie(ss, login.token)
     ss[ACTOR_KEY] = login.user.actor()
     return True
 
@@ -171,8 +175,7 @@ def change_password_form(services: Services, actor: Actor) -> bool:
         show_error(exc)
         return False
     st.session_state[SESSION_KEY] = token
-    st.session_state[_COOKIE_WANTED] = token
-    st.session_state.pop(_COOKIE_WRITES, None)
+    _want_cookie(st.session_state, token)
     return True
 
 

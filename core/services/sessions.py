@@ -46,12 +46,9 @@ class SessionStore:
     def end(self, s, token: str) -> None:
         s.execute(delete(UserSession).where(UserSession.id == self._id(token)))
 
-    def end_all(self, s, user_id: uuid.UUID, keep: str | None = None) -> int:
-        """End every session of the user (but `keep`'s); returns how many ended."""
-        query = delete(UserSession).where(UserSession.user_id == user_id)
-        if keep:
-            query = query.where(UserSession.id != self._id(keep))
-        return s.execute(query).rowcount or 0
+    def end_all(self, s, user_id: uuid.UUID) -> int:
+        """End every session of the user; returns how many ended."""
+        return s.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount or 0
 
     def purge_expired(self, s) -> None:
         s.execute(delete(UserSession).where(UserSession.expires_at <= utcnow()))
