@@ -116,6 +116,8 @@ class Chunk(Base):
     page: Mapped[int | None] = mapped_column(Integer)  # None for text files, which have no pages
     text: Mapped[str] = mapped_column(Text)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
+    # revision 6: the page number the PDF declares ("xii", "51"); None when it declares none
+    page_label: Mapped[str | None] = mapped_column(String(32))
 
 
 class IngestFailure(Base):
@@ -142,6 +144,8 @@ class ChatMessage(Base):
     content: Mapped[str] = mapped_column(Text)
     citations: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # revision 6: how an assistant message was made (found, generated, model, notice, related)
+    details: Mapped[dict | None] = mapped_column(JSON)
 
 
 class QueryLog(Base):
@@ -154,6 +158,7 @@ class QueryLog(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     n_sources: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    found: Mapped[bool | None] = mapped_column(Boolean)  # revision 6: the material covered the question
 
 
 class UserSession(Base):
@@ -178,3 +183,21 @@ class ThrottleEntry(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AnswerFeedback(Base):
+    """A student's thumbs up/down on one answer (revision 6). The question, answer and sources
+    are copied, so the record outlives a cleared chat history; one vote per answer and user."""
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", name="uq_answer_feedback_message_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("chat_messages.id", ondelete="SET NULL"))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.safe import block, inline
+from ui.sources import show_sources
 from ui.state import get_services, page_path, require_actor
 from ui.widgets import class_picker, show_error
 
@@ -20,26 +21,6 @@ if klass is None:
             icon=":material/school:")
     st.page_link(page_path("classes"), label="Go to Classes", icon=":material/arrow_forward:")
     st.stop()
-
-
-def show_sources(citations, key: str, eager: bool) -> None:
-    """One expander per source: the passage, and a picture of the PDF page it is on."""
-    if not citations:
-        return
-    st.caption("Sources")
-    for c in citations:
-        expander = st.expander(f"[{c.n}] {inline(c.label)}", icon=":material/description:", key=f"{key}_{c.n}",
-                               on_change="rerun", expanded=eager and c.n == 1)
-        with expander:
-            # the passage as a quote, line by line: headings and code stay apart and indented
-            st.markdown("> " + block(c.text.strip()).replace("\n", "\n> "))
-            if c.page and (expander.open or (eager and c.n == 1)):
-                try:
-                    png = services.documents.page_preview(actor, c.document_id, c.page, width_px=800)
-                except ClassGPTError as exc:  # the document was deleted since this answer
-                    st.caption(f"The page preview is unavailable: {inline(exc)}")
-                else:
-                    st.image(png, caption=f"{inline(c.document)}, page {c.page}", width=440)
 
 
 history = services.chat.history(actor, klass.id)
@@ -60,7 +41,7 @@ for i, message in enumerate(history):
         st.markdown(block(message.content))
         if message.role == "assistant":
             seen += 1
-            show_sources(message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
+            show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
 
 if history:
     if st.sidebar.button("Clear this chat", icon=":material/delete_sweep:", key="clear_chat"):

@@ -31,7 +31,7 @@ def test_answer_cites_document_and_page(services, instructor, klass):
     assert re.fullmatch(r"(?:[^\[\]]+ \[\d+\] ?)+", answer.text), answer.text
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert cited and cited <= {c.n for c in answer.citations}
-    assert answer.to_dict()["citations"][0].keys() == {"n", "document", "page", "text", "score"}
+    assert answer.to_dict()["citations"][0].keys() == {"n", "document", "page", "page_label", "text", "score"}
 
 
 def test_unrelated_question_says_nothing_was_found(services, instructor, klass):

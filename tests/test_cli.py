@@ -72,8 +72,10 @@ def test_full_flow(env, capsys):
 
     code, out, _ = run(capsys, "ask", "--class", cid, "--json", "What", "do", "mitochondria", "produce?")
     answer = json.loads(out)
-    assert code == 0 and set(answer) == {"answer", "citations"}
-    assert answer["citations"][0] == {**answer["citations"][0], "n": 1, "document": "cells.pdf", "page": 2}
+    assert code == 0 and set(answer) == {"answer", "found", "generated", "model", "notice", "citations", "related"}
+    assert (answer["found"], answer["generated"], answer["model"]) == (True, False, None)
+    assert answer["citations"][0] == {**answer["citations"][0], "n": 1, "document": "cells.pdf", "page": 2,
+                                      "page_label": "2"}
     assert "[1]" in answer["answer"]
 
     code, out, _ = run(capsys, "ask", "--class", cid, "What do mitochondria produce?")

@@ -17,7 +17,8 @@ from core.models import ChatMessage, QueryLog
 from core.search.cache import ClassIndex, IndexCache
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
-from core.services.answers import Answer, Citation, compose_extractive
+from core.answers.extractive import compose_extractive
+from core.answers.model import Answer, Citation
 from core.services.permissions import require_reader
 
 MAX_QUESTION_CHARS = 2000
@@ -32,6 +33,7 @@ NOT_FOUND = "I couldn't find anything about that in this class's material. Try r
 
 @dataclass(frozen=True)
 class Message:
+    id: int
     role: str  # user | assistant
     content: str
     citations: list[Citation]
@@ -86,7 +88,7 @@ class ChatService:
                 select(ChatMessage).where(ChatMessage.class_id == class_id, ChatMessage.user_id == actor.user_id)
                 .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc()).limit(limit)
             ).all()
-        return [Message(m.role, m.content, [Citation(**c) for c in (m.citations or [])], m.created_at)
+        return [Message(m.id, m.role, m.content, [Citation(**c) for c in (m.citations or [])], m.created_at)
                 for m in reversed(rows)]
 
     def clear_history(self, actor: Actor, class_id: int) -> None:

@@ -1,5 +1,4 @@
-"""What an answer is (its text and numbered citations) and how the extractive one is written:
-the sentences of the sources closest to the question, each followed by its [n].
+"""The extractive answer: the sentences of the sources closest to the question, each followed by its [n].
 
 Embedding a sentence costs ~15 ms on these CPUs, so only a shortlist of the sentences that share
 the most (rarer) words with the question is embedded: on SQuAD this halved the ask latency with
@@ -9,10 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from core.answers.model import Citation
 from core.ingest.text import split_sentences
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
@@ -22,36 +21,6 @@ ANSWER_SENTENCES = 3
 COMPOSE_FROM = 3
 MAX_SENTENCES_PER_SOURCE = 12
 SHORTLIST = 10  # sentences embedded per answer, picked by word overlap first
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    document_id: int
-    document: str
-    page: int | None
-    text: str
-    score: float  # the passage's cosine with the question
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        return f"{self.document}, p. {self.page}" if self.page else self.document
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    citations: list[Citation] = field(default_factory=list)
-    found: bool = True
-    latency_ms: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"answer": self.text, "citations": [
-            {"n": c.n, "document": c.document, "page": c.page, "text": c.text, "score": round(c.score, 4)}
-            for c in self.citations]}
 
 
 Candidate = tuple[int, int, str]  # (source n, position in the passage, sentence)

@@ -1,0 +1,64 @@
+"""What an answer is: its text, numbered citations, and how it was made."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    document_id: int
+    document: str
+    page: int | None  # 1-based page index (previews); None for files without pages
+    text: str
+    score: float  # the passage's cosine with the question
+    page_label: str | None = None  # the page number the PDF declares, when it declares one
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def printed_page(self) -> str | None:
+        """What a reader looks for on the page: the declared label, else the index."""
+        if self.page_label:
+            return self.page_label
+        return str(self.page) if self.page else None
+
+    @property
+    def label(self) -> str:
+        page = self.printed_page
+        return f"{self.document}, p. {page}" if page else self.document
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    found: bool = True  # the material covers the question
+    latency_ms: float = 0.0
+    related: list[Citation] = field(default_factory=list)  # closest passages when not found
+    generated: bool = False  # written by the language model (else extractive)
+    model: str | None = None
+    notice: str | None = None  # what the reader should know: removed sentences, a fallback
+    message_id: int | None = None  # the stored assistant message, for feedback
+
+    def to_dict(self) -> dict:
+        return {
+            "answer": self.text,
+            "found": self.found,
+            "generated": self.generated,
+            "model": self.model,
+            "notice": self.notice,
+            "citations": [_citation_dict(c) for c in self.citations],
+            "related": [_citation_dict(c) for c in self.related],
+        }
+
+    def details(self) -> dict:
+        """What is stored with the message besides text and citations."""
+        return {"found": self.found, "generated": self.generated, "model": self.model, "notice": self.notice,
+                "related": [c.to_dict() for c in self.related]}
+
+
+def _citation_dict(c: Citation) -> dict:
+    return {"n": c.n, "document": c.document, "page": c.page, "page_label": c.printed_page,
+            "text": c.text, "score": round(c.score, 4)}
