@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ClassGPTError
+from ui.feedback import feedback_widget
 from ui.safe import block, inline
 from ui.sources import show_sources
 from ui.state import get_services, page_path, require_actor
@@ -34,6 +35,7 @@ elif not history:
     st.caption(f"Ask anything about **{inline(klass.name)}**'s material. Every answer cites the document and page "
                "it comes from.")
 
+votes = services.feedback.votes(actor, klass.id)
 answers_seen = sum(1 for m in history if m.role == "assistant")
 seen = 0
 for i, message in enumerate(history):
@@ -42,6 +44,7 @@ for i, message in enumerate(history):
         if message.role == "assistant":
             seen += 1
             show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
+            feedback_widget(services, actor, message, votes.get(message.id))
 
 if history:
     if st.sidebar.button("Clear this chat", icon=":material/delete_sweep:", key="clear_chat"):

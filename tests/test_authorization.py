@@ -17,17 +17,18 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import NotFound, PermissionDenied
-from core.models import Base, Class, Document, Enrollment, User
+from core.models import AnswerFeedback, Base, Class, Document, Enrollment, User
 from core.services.accounts import AccountService
 from core.services.actors import SYSTEM, Actor
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
+from core.services.feedback import FeedbackService
 from core.services.status import StatusService
 from tests.factories import make_pdf
 
 SERVICES = {"accounts": AccountService, "classes": ClassService, "documents": DocumentService,
-            "chat": ChatService, "status": StatusService}
+            "chat": ChatService, "feedback": FeedbackService, "status": StatusService}
 
 # public by nature, with the reason: they take credentials or a session's secret token, or give
 # aggregate numbers with no id in them
@@ -56,6 +57,7 @@ class World:
     legacy: int  # made before accounts: readable by every signed-in account, by nobody else
     document: int
     legacy_document: int
+    answer: int  # the classmate's answer (chat message id) in `klass`
 
 
 @pytest.fixture
@@ -77,8 +79,10 @@ def world(services, fast_bcrypt) -> World:
     document = svc.documents.upload(prof, klass.id, "bio.pdf", pdf).document_id
     legacy_document = svc.documents.upload(SYSTEM, legacy_id, "old.pdf", pdf).document_id
     svc.chat.ask(classmate, klass.id, "What makes ATP?")
+    answer = svc.chat.history(classmate, klass.id)[-1].id
+    svc.feedback.rate(classmate, answer, True)  # a vote for the refused callers to leave alone
     return World(svc, prof, classmate, stranger, other_student, klass.id, other.id, legacy_id, document,
-                 legacy_document)
+                 legacy_document, answer)
 
 
 Call = Callable[[World, Actor], object]
@@ -108,7 +112,13 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "documents.download_url": ("reader", lambda w, a: w.services.documents.download_url(a, w.document)),
     "documents.page_preview": ("reader", lambda w, a: w.services.documents.page_preview(a, w.document, 1, 100)),
     "documents.delete": ("instructor", lambda w, a: w.services.documents.delete(a, w.document)),
+    # "reader" and more: only the answer's own asker may rate it (test_feedback). Listed before
+    # chat.clear_history: the allowed-callers test runs the rows in order, and clearing removes the answer
+    "feedback.rate": ("reader", lambda w, a: w.services.feedback.rate(a, w.answer, False)),
+    "feedback.votes": ("reader", lambda w, a: w.services.feedback.votes(a, w.klass)),
+    "feedback.for_class": ("instructor", lambda w, a: w.services.feedback.for_class(a, w.klass)),
     "chat.ask": ("reader", lambda w, a: w.services.chat.ask(a, w.klass, "What makes ATP?")),
+    "chat.ask_stream": ("reader", lambda w, a: w.services.chat.ask_stream(a, w.klass, "What makes ATP?")),
     "chat.history": ("reader", lambda w, a: w.services.chat.history(a, w.klass)),
     "chat.clear_history": ("reader", lambda w, a: w.services.chat.clear_history(a, w.klass)),
     "status.report": ("admin", lambda w, a: w.services.status.report(a)),
@@ -119,6 +129,7 @@ LEGACY_READS: dict[str, Call] = {  # the legacy rule, for signed-in accounts onl
     "documents.download": lambda w, a: w.services.documents.download(a, w.legacy_document),
     "documents.page_preview": lambda w, a: w.services.documents.page_preview(a, w.legacy_document, 1, 100),
     "chat.ask": lambda w, a: w.services.chat.ask(a, w.legacy, "What makes ATP?"),
+    "chat.ask_stream": lambda w, a: w.services.chat.ask_stream(a, w.legacy, "What makes ATP?"),
     "chat.history": lambda w, a: w.services.chat.history(a, w.legacy),
 }
 
@@ -154,7 +165,9 @@ def fingerprint(w: World) -> dict:
                 "classes": sorted(s.execute(select(Class.id, Class.name, Class.user_id)).all()),
                 "admins": sorted(s.scalars(select(User.email).where(User.is_admin)).all()),
                 "enrollments": sorted((e.class_id, str(e.user_id), e.role) for e in s.scalars(select(Enrollment))),
-                "documents": sorted(s.scalars(select(Document.id)).all())}
+                "documents": sorted(s.scalars(select(Document.id)).all()),
+                "votes": sorted((f.message_id or 0, str(f.user_id), f.helpful)
+                                for f in s.scalars(select(AnswerFeedback)))}
 
 
 def test_every_public_method_is_in_the_matrix():

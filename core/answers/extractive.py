@@ -1,4 +1,5 @@
-"""The extractive answer: the sentences of the sources closest to the question, each followed by its [n].
+"""The extractive answer: the definitions of the asked terms, then the sentences of the best
+sources closest to the question, each followed by its [n].
 
 Embedding a sentence costs ~15 ms on these CPUs, so only a shortlist of the sentences that share
 the most (rarer) words with the question is embedded: on SQuAD this halved the ask latency with
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.answers.model import Citation
+from core.answers.questions import QuestionForm
+from core.answers.sentences import definition_strength, is_statement
 from core.ingest.text import split_sentences
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
@@ -26,37 +29,51 @@ SHORTLIST = 10  # sentences embedded per answer, picked by word overlap first
 Candidate = tuple[int, int, str]  # (source n, position in the passage, sentence)
 
 
-def compose_extractive(embedder: Embedder, question: str, query_vec: np.ndarray, sources: Sequence[Citation]) -> str:
-    """The sentences of the best sources closest to the question, each followed by its [n]."""
+def compose_extractive(embedder: Embedder, question: str, query_vec: np.ndarray, sources: Sequence[Citation],
+                       form: QuestionForm = QuestionForm()) -> str:
+    """The answer's sentences, each followed by its [n]: the definitions of the asked terms
+    first (when the sources have them), then the sentences closest to the question."""
+    pool = sources if form.asks_definition else sources[:COMPOSE_FROM]
     candidates: list[Candidate] = []
-    for src in sources[:COMPOSE_FROM]:
+    for src in pool:
         for pos, sentence in enumerate(split_sentences(src.text)[:MAX_SENTENCES_PER_SOURCE]):
             if is_statement(sentence):
                 candidates.append((src.n, pos, sentence))
     if not candidates:
         return f"{sources[0].text.strip()} [{sources[0].n}]"
-    candidates = lexical_shortlist(question, candidates, SHORTLIST)
-    vectors = embedder.embed([c[2] for c in candidates])
-    # closeness to the question, nudged toward the better-ranked passage
-    scores = vectors @ query_vec - 0.02 * np.array([c[0] for c in candidates])
-    chosen, seen = [], set()
-    for i in np.argsort(-scores):
-        key = candidates[i][2].lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        chosen.append(candidates[i])
-        if len(chosen) == ANSWER_SENTENCES:
-            break
-    # read in source order, and in reading order within a passage
-    chosen.sort(key=lambda c: (c[0], c[1]))
+    chosen = _definitions(candidates, form)
+    rest = [c for c in candidates if c[0] <= COMPOSE_FROM and c not in chosen]
+    if rest and len(chosen) < ANSWER_SENTENCES:
+        rest = lexical_shortlist(question, rest, SHORTLIST)
+        vectors = embedder.embed([c[2] for c in rest])
+        # closeness to the question, nudged toward the better-ranked passage
+        scores = vectors @ query_vec - 0.02 * np.array([c[0] for c in rest])
+        for i in np.argsort(-scores):
+            if len(chosen) == ANSWER_SENTENCES:
+                break
+            if not any(_same_sentence(rest[i][2], c[2]) for c in chosen):
+                chosen.append(rest[i])
+    # the point first: definitions, then by closeness to the question
     return " ".join(f"{sentence.rstrip()} [{n}]" for n, _, sentence in chosen)
 
 
-def is_statement(sentence: str) -> bool:
-    """A sentence worth quoting, not a slide heading or a label ("The Calvin cycle")."""
-    words = len(sentence.split())
-    return words >= 4 and (sentence.rstrip()[-1:] in ".!?;:)\"'”" or words >= 8)
+def _definitions(candidates: list[Candidate], form: QuestionForm) -> list[Candidate]:
+    """For each asked term, its strongest defining sentence (the better-ranked source on ties)."""
+    chosen: list[Candidate] = []
+    for term in form.terms:
+        scored = [(definition_strength(c[2], term), c) for c in candidates]
+        best = max(scored, key=lambda sc: (sc[0], -sc[1][0], -sc[1][1]), default=(0.0, None))
+        if best[0] > 0 and best[1] not in chosen:
+            chosen.append(best[1])
+    return chosen
+
+
+def _same_sentence(a: str, b: str) -> bool:
+    """The same sentence, give or take case, spacing and punctuation (repeated slides, overlaps)."""
+    ta, tb = set(tokenize([a])[0]), set(tokenize([b])[0])
+    if not ta or not tb:
+        return a.strip().lower() == b.strip().lower()
+    return len(ta & tb) >= 0.8 * max(len(ta), len(tb))
 
 
 def lexical_shortlist(question: str, candidates: list[Candidate], size: int) -> list[Candidate]:

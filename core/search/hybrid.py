@@ -102,6 +102,18 @@ class HybridIndex:
         term_ids = [self._vocab[t] for t in terms if t in self._vocab]
         return self._bm25.get_scores_from_ids(term_ids) if term_ids else None
 
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each (analysed) term; 0 for a term the class never uses.
+        Counted from the term's BM25 scores, so nothing is kept per term between questions."""
+        out = {}
+        for term in terms:
+            term_id = self._vocab.get(term)
+            if term_id is None or self._bm25 is None:
+                out[term] = 0
+            else:
+                out[term] = int(np.count_nonzero(self._bm25.get_scores_from_ids([term_id])))
+        return out
+
     def bm25_candidates(self, query: str, n: int,
                         scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return (positions, BM25 scores) of the n best matching chunks (score > 0)."""

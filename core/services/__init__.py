@@ -19,6 +19,7 @@ from core.services.accounts import AccountService
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
+from core.services.feedback import FeedbackService
 from core.services.status import StatusService
 from core.storage import FileStore, StoreResolver, make_file_store
 
@@ -32,6 +33,7 @@ class Services:
     classes: ClassService
     documents: DocumentService
     chat: ChatService
+    feedback: FeedbackService
     status: StatusService
     embedder_factory: Callable[[], Embedder]
 
@@ -79,6 +81,7 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
         classes=classes,
         documents=documents,
         chat=chat,
+        feedback=FeedbackService(db),
         status=StatusService(db, store, settings, accounts, classes, documents, chat),
         embedder_factory=factory,
     )

@@ -1,34 +1,80 @@
-"""Questions and answers: hybrid retrieval over the class's chunks, an answer with [n] citations
-(core/services/answers.py), and per-user chat history."""
+"""Questions and answers: hybrid retrieval over the class's chunks, a judgement of whether the
+material covers the question at all, the answer (extractive, or written by a language model with
+verified citations: core/answers), per-user chat history, and follow-ups that lean on it."""
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, select
 
+from core.answers.coverage import Coverage, judge_coverage
+from core.answers.extractive import compose_extractive
+from core.answers.model import Answer, Citation
+from core.answers.questions import QuestionForm, is_follow_up, question_form
+from core.answers.sources import select_sources
 from core.database import Database
 from core.errors import ValidationError
 from core.events import log_event
 from core.models import ChatMessage, QueryLog
-from core.search.cache import ClassIndex, IndexCache
+from core.search.cache import ClassIndex, IndexCache, Match
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
-from core.answers.extractive import compose_extractive
-from core.answers.model import Answer, Citation
 from core.services.permissions import require_reader
 
+if TYPE_CHECKING:
+    from core.answers.generate import LLMWriter
+
 MAX_QUESTION_CHARS = 2000
-TOP_K = 6  # passages retrieved
+RETRIEVE = 12  # passages retrieved; duplicates and headings are dropped before MAX_SOURCES are kept
+DEFINITION_DEPTH = 20  # a definition question looks deeper: the glossary page may rank low on words
 MAX_SOURCES = 5  # passages shown as sources
-# Cosine below which a passage is not about the question: on SQuAD it keeps 98.6 % of the
-# answerable questions but lets a quarter of off-topic ones through (docs/retrieval.md, "Relevance threshold").
-MIN_RELEVANCE = 0.25
+NAMED_UNKNOWN_WORDS = 2
+RELATED = 3  # closest passages shown when the material does not cover the question
+HISTORY_TURNS = 2  # previous turns the language model sees
 NO_DOCUMENTS = "This class has no documents yet, so there is nothing to answer from. An instructor can upload course material on the Documents page."
 NOT_FOUND = "I couldn't find anything about that in this class's material. Try rephrasing with terms from the course, or ask your instructor whether it is covered."
+NOT_MENTIONED = "This class's material doesn't mention {words}, so I can't answer from it. Try the course's own terms, or ask your instructor whether it is covered."
+NOT_COVERED_BY_MODEL = "The sources found for this question do not answer it, so I can't answer from the class's material. Try rephrasing, or ask your instructor whether it is covered."
+FELL_BACK = "The language model could not answer ({reason}), so this answer quotes the material directly."
+NOTHING_VERIFIED = "The language model's answer could not be checked against the sources, so this answer quotes the material directly."
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the index found for a question, before any answer is written."""
+
+    question: str
+    query: str  # what was searched: the question, plus the previous turn's for a follow-up
+    query_vec: np.ndarray
+    form: QuestionForm
+    coverage: Coverage
+    sources: list[Citation]
+
+
+class AnswerStream:
+    """An answer as it is written: iterate for the text as it arrives, then read `answer`
+    (checked, stored, with its message id). Iterating to the end is what stores it."""
+
+    def __init__(self, deltas: Iterator[str], finish: Callable[[], Answer]):
+        self._deltas = deltas
+        self._finish = finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._deltas
+        self.answer = self._finish()
 
 
 @dataclass(frozen=True)
@@ -38,15 +84,29 @@ class Message:
     content: str
     citations: list[Citation]
     created_at: datetime
-
+    notice: str | None = None
+    related: list[Citation] = field(default_factory=list)
+    model: str | None = None  # the language model that wrote it, if one did
 
 class ChatService:
-    def __init__(self, db: Database, index_cache: IndexCache, embedder_factory: Callable[[], Embedder]):
+    def __init__(self, db: Database, index_cache: IndexCache, embedder_factory: Callable[[], Embedder],
+                 writer: LLMWriter | None = None):
         self.db = db
         self.indexes = index_cache
         self._embedder_factory = embedder_factory
+        self.writer = writer
 
     def ask(self, actor: Actor, class_id: int, question: str) -> Answer:
+        """Answer the question from the class's material, store it in the actor's history."""
+        stream = self.ask_stream(actor, class_id, question)
+        for _ in stream:
+            pass
+        assert stream.answer is not None
+        return stream.answer
+
+    def ask_stream(self, actor: Actor, class_id: int, question: str) -> AnswerStream:
+        """As ask(), with the text delivered as it is written (a language model streams it).
+        Permission and validation errors are raised here, before any text."""
         started = time.perf_counter()
         question = " ".join((question or "").split())
         if not question:
@@ -55,31 +115,127 @@ class ChatService:
             raise ValidationError(f"Questions are at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}.")
         with self.db.transaction() as s:
             require_reader(s, actor, class_id)
-        answer = self._answer(class_id, question)
-        answer = Answer(answer.text, answer.citations, answer.found, (time.perf_counter() - started) * 1000)
-        self._record(actor, class_id, question, answer)
-        log_event("ask", user=actor.email, class_id=class_id, latency_ms=round(answer.latency_ms, 1),
-                  n_sources=len(answer.citations), found=answer.found)
-        return answer
-
-    def _answer(self, class_id: int, question: str) -> Answer:
+        previous = self._previous_turns(actor, class_id)
         index = self.indexes.get(class_id)
         if len(index) == 0:
-            return Answer(NO_DOCUMENTS, [], found=False)
-        embedder = self._embedder_factory()
-        query_vec = embedder.embed_query(question)
-        sources = _sources(index, question, query_vec)
-        if not sources:
-            return Answer(NOT_FOUND, [], found=False)
-        return Answer(compose_extractive(embedder, question, query_vec, sources), sources)
+            return self._done(actor, class_id, question, Answer(NO_DOCUMENTS, [], found=False), started)
+        found = self._retrieve(index, question, previous[-1:] if previous else [])
+        if not found.coverage.covered or not found.sources:
+            return self._done(actor, class_id, question, self._not_covered(found), started)
+        if self.writer is None:
+            return self._done(actor, class_id, question, self._extractive(found), started)
+        return self._generate(actor, class_id, found, previous, started)
 
-    def _record(self, actor: Actor, class_id: int, question: str, answer: Answer) -> None:
+    # -- retrieval and the two kinds of answer ---------------------------------------------
+
+    def _retrieve(self, index: ClassIndex, question: str, previous: list[Turn]) -> Retrieval:
+        query = question
+        if previous and is_follow_up(question):
+            # "and tuples?" is about what the previous question was about
+            query = f"{previous[-1].question} {question}"
+        form = question_form(question)
+        embedder = self._embedder_factory()
+        query_vec = embedder.embed_query(query)
+        matches = index.search(query, query_vec, k=DEFINITION_DEPTH if form.asks_definition else RETRIEVE)
+        if form.asks_definition:
+            matches = _with_term_matches(index, matches, form, query_vec)
+        coverage = judge_coverage(index.hybrid, query, matches)
+        return Retrieval(question, query, query_vec, form, coverage, select_sources(matches, form, MAX_SOURCES))
+
+    def _extractive(self, found: Retrieval) -> Answer:
+        text = compose_extractive(self._embedder_factory(), found.query, found.query_vec, found.sources, found.form)
+        return Answer(text, found.sources)
+
+    def _not_covered(self, found: Retrieval) -> Answer:
+        words = _typed_words(found.question, found.coverage.unknown_terms)
+        # naming one or two missing words helps ("word2vec"); a list of them reads like a glitch
+        text = (NOT_MENTIONED.format(words=" or ".join(f"“{w}”" for w in words))
+                if 0 < len(words) <= NAMED_UNKNOWN_WORDS else NOT_FOUND)
+        related = [replace(c, n=i) for i, c in enumerate(found.sources[:RELATED], start=1)]
+        return Answer(text, [], found=False, related=related)
+
+    def _generate(self, actor: Actor, class_id: int, found: Retrieval, previous: list[Turn],
+                  started: float) -> AnswerStream:
+        from core.answers.generate import GenerationFailed
+        from core.answers.verify import verify_citations
+
+        writer = self.writer
+        assert writer is not None
+        parts: list[str] = []
+        failure: list[str] = []
+
+        def deltas() -> Iterator[str]:
+            try:
+                for delta in writer.stream(found.question, found.sources,
+                                           [(t.question, t.answer) for t in previous[-HISTORY_TURNS:]]):
+                    parts.append(delta)
+                    yield delta
+            except GenerationFailed as exc:
+                failure.append(exc.reason)
+                log_event("llm_failed", level=logging.WARNING, reason=exc.reason, model=writer.model)
+
+        def finish() -> Answer:
+            if failure:
+                fallback = self._extractive(found)
+                answer = replace(fallback, notice=FELL_BACK.format(reason=failure[0]))
+            else:
+                checked = verify_citations("".join(parts), found.sources, self._embedder_factory())
+                if checked.not_covered:
+                    answer = Answer(NOT_COVERED_BY_MODEL, [], found=False, related=found.sources[:RELATED],
+                                    generated=True, model=writer.model)
+                elif not checked.text.strip():
+                    answer = replace(self._extractive(found), notice=NOTHING_VERIFIED)
+                else:
+                    answer = Answer(checked.text, found.sources, generated=True, model=writer.model,
+                                    notice=checked.notice)
+            return self._finish(actor, class_id, found.question, answer, started)
+
+        return AnswerStream(deltas(), finish)
+
+    # -- history and records -----------------------------------------------------------------
+
+    def _done(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float) -> AnswerStream:
+        """A stream of an answer that is already complete (extractive, not covered)."""
+        return AnswerStream(iter([answer.text]), lambda: self._finish(actor, class_id, question, answer, started))
+
+    def _finish(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float) -> Answer:
+        answer = replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+        answer = replace(answer, message_id=self._record(actor, class_id, question, answer))
+        log_event("ask", user=actor.email, class_id=class_id, latency_ms=round(answer.latency_ms, 1),
+                  n_sources=len(answer.citations), found=answer.found, generated=answer.generated)
+        return answer
+
+    def _record(self, actor: Actor, class_id: int, question: str, answer: Answer) -> int | None:
         with self.db.transaction() as s:
-            s.add(QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations)))
-            if actor.user_id is not None:
-                s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="user", content=question))
-                s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="assistant", content=answer.text,
-                                  citations=[c.to_dict() for c in answer.citations]))
+            s.add(QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations),
+                           found=answer.found))
+            if actor.user_id is None:
+                return None
+            s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="user", content=question))
+            reply = ChatMessage(class_id=class_id, user_id=actor.user_id, role="assistant", content=answer.text,
+                                citations=[c.to_dict() for c in answer.citations], details=answer.details())
+            s.add(reply)
+            s.flush()
+            return reply.id
+
+    def _previous_turns(self, actor: Actor, class_id: int) -> list[Turn]:
+        """The actor's last turns in this class, oldest first."""
+        if actor.user_id is None:
+            return []
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(ChatMessage.role, ChatMessage.content)
+                .where(ChatMessage.class_id == class_id, ChatMessage.user_id == actor.user_id)
+                .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc()).limit(2 * HISTORY_TURNS)
+            ).all()
+        turns, answer = [], None
+        for role, content in rows:  # newest first: an answer, then its question
+            if role == "assistant":
+                answer = content
+            elif answer is not None:
+                turns.append(Turn(content, answer))
+                answer = None
+        return turns[::-1]
 
     def history(self, actor: Actor, class_id: int, limit: int = 200) -> list[Message]:
         with self.db.transaction() as s:
@@ -88,7 +244,9 @@ class ChatService:
                 select(ChatMessage).where(ChatMessage.class_id == class_id, ChatMessage.user_id == actor.user_id)
                 .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc()).limit(limit)
             ).all()
-        return [Message(m.id, m.role, m.content, [Citation(**c) for c in (m.citations or [])], m.created_at)
+        return [Message(m.id, m.role, m.content, [Citation(**c) for c in (m.citations or [])], m.created_at,
+                        (m.details or {}).get("notice"), [Citation(**c) for c in (m.details or {}).get("related", [])],
+                        (m.details or {}).get("model"))
                 for m in reversed(rows)]
 
     def clear_history(self, actor: Actor, class_id: int) -> None:
@@ -110,13 +268,26 @@ class ChatService:
                 "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99)), "all_time": total}
 
 
-def _sources(index: ClassIndex, question: str, query_vec: np.ndarray) -> list[Citation]:
-    """The retrieved passages that are about the question, numbered from 1, best first."""
-    sources: list[Citation] = []
-    for match in index.search(question, query_vec, k=TOP_K):
-        if match.cosine < MIN_RELEVANCE:
-            continue
-        chunk = match.chunk
-        sources.append(Citation(len(sources) + 1, chunk.document_id, chunk.filename, chunk.page, chunk.text,
-                                match.cosine))
-    return sources[:MAX_SOURCES]
+def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionForm,
+                       query_vec: np.ndarray) -> list[Match]:
+    """Add the passages that use the asked term(s) most (BM25 on the term alone): a glossary
+    entry is short and may not rank on the whole question."""
+    seen = {m.chunk.chunk_id for m in matches}
+    extra = []
+    for term in form.terms:
+        for hit in index.hybrid.search(term, query_vec, k=RETRIEVE, mode="bm25"):
+            if hit.chunk_id not in seen:
+                seen.add(hit.chunk_id)
+                extra.append(Match(index.chunks[hit.chunk_id], hit.score, hit.cosine))
+    return matches + extra
+
+
+def _typed_words(question: str, stems: tuple[str, ...]) -> list[str]:
+    """The words of the question, as typed, whose analysed form is one of `stems`."""
+    from core.search.terms import tokenize
+
+    wanted, out = set(stems), []
+    for word in dict.fromkeys(w.strip(".,;:!?()[]\"'“”‘’") for w in question.split()):
+        if word and set(tokenize([word])[0]) & wanted:
+            out.append(word)
+    return out

@@ -1,0 +1,72 @@
+"""Does the class's material cover the question at all? Better "not covered" than a guess.
+
+Two signals the index already has, combined:
+- meaning: the best cosine between the question and a retrieved passage;
+- words: the share of the question's content words that the best passages hold, each word
+  weighted by its rarity in the class (IDF). A word the class never uses ("word2vec" in a
+  Python course) weighs most and is missing from every passage.
+
+covered  <=>  best_cosine + TERM_WEIGHT * term_coverage >= THRESHOLD
+
+Cosine alone is a weak signal here (on SQuAD a quarter of off-topic questions reach the 0.25 a
+relevant passage needs); the words separate what cosine cannot. The two constants were chosen
+on the shared SQuAD articles split into in-class and off-topic halves, every pair of articles
+once in the class, also with 350 unrelated lecture-slide passages added to each class (a larger
+vocabulary lets more off-topic words match): README "Measured" and docs/retrieval.md.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.search.terms import tokenize
+
+if TYPE_CHECKING:
+    from core.search.cache import Match
+    from core.search.hybrid import HybridIndex
+
+THRESHOLD = 0.52
+TERM_WEIGHT = 0.3
+PASSAGES_CHECKED = 3  # the best passages whose words count
+NEUTRAL_TERM_COVERAGE = 0.5  # a question of only frame words ("why?") is judged by its meaning
+# Words that frame a question rather than say what it is about (compared after stemming).
+FRAME_WORDS = frozenset(tokenize([
+    "what which who whom whose when where why how explain describe define definition mean meaning means "
+    "difference differences differ between example examples called name named use used does do tell "
+    "please give show find versus vs compare"
+])[0])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    covered: bool
+    score: float
+    best_cosine: float
+    term_coverage: float  # IDF-weighted share of the question's words the best passages hold
+    unknown_terms: tuple[str, ...]  # question words (stemmed) that no passage of the class holds
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's content words, analysed as the index analyses text, without frame words."""
+    return [t for t in dict.fromkeys(tokenize([question])[0]) if t not in FRAME_WORDS]
+
+
+def judge_coverage(hybrid: HybridIndex, question: str, matches: Sequence[Match]) -> Coverage:
+    """Whether the retrieved `matches` (best first) are evidence that the class covers the question."""
+    if not matches:
+        return Coverage(False, 0.0, 0.0, 0.0, tuple(question_terms(question)))
+    best_cosine = max(m.cosine for m in matches)
+    terms = question_terms(question)
+    df = hybrid.document_frequencies(terms)
+    unknown = tuple(t for t in terms if df[t] == 0)
+    if terms:
+        n = len(hybrid)
+        idf = {t: math.log(1 + n / (df[t] + 0.5)) for t in terms}
+        held = set().union(*(tokenize([m.chunk.text])[0] for m in matches[:PASSAGES_CHECKED]))
+        term_coverage = sum(idf[t] for t in terms if t in held) / sum(idf.values())
+    else:
+        term_coverage = NEUTRAL_TERM_COVERAGE
+    score = best_cosine + TERM_WEIGHT * term_coverage
+    return Coverage(score >= THRESHOLD, score, best_cosine, term_coverage, unknown)

@@ -1,0 +1,88 @@
+"""Which sentences of the material may be quoted as an answer, and which of them define a term.
+
+Course material is full of text that is not an answer: exercise prompts and questions ("What
+would happen if you called this function like this?"), slide headings, code, tracebacks. Quoting
+them answered "What is a recursive function?" with an exercise; these checks keep them out.
+"""
+from __future__ import annotations
+
+import re
+
+from core.search.terms import tokenize
+
+_MIN_WORDS = 3  # "Tuples are immutable." says it all
+_LONG_ENOUGH = 8  # a run of this many words is prose even without a full stop (slide bullets)
+_ENDS_LIKE_PROSE = ".!;:)\"'\u201d"
+# Exercise prompts and instructions to the reader: imperative openers of textbook exercises.
+_EXERCISE = re.compile(
+    r"^(?:\(?\d+[.)]\s*)?(?:exercises?|problems?|questions?|quiz|homework|assignments?|tasks?|challenges?|hints?|"
+    r"solutions?|answers?)\s*(?:\d[\w.]*|[:.)\u2013\u2014-])"
+    r"|^(?:\(?\d+[.)]\s*)?(?:write|modify|rewrite|try|implement|extend|draw|prove|show\s+that|consider|suppose|compute|"
+    r"calculate|determine|explain|describe|give|fill\s+in|what\s+would)\b", re.I)
+# Code and tracebacks (case-sensitive: code keywords are lower-case, prose starts capitalised).
+_CODE = re.compile(
+    r">>>|^\s*(?:def|class)\s+\w+\s*[(:]|^\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\b)"
+    r"|^\s*(?:return|print)\b\s*[(\w]|^\s*(?:for|while|if|elif|with)\b[^.]*:\s*$|^\s*(?:else|try|finally)\s*:"
+    r"|\w+\([^)]*\)\s*(?:$|[:;=])|^\s*[\w.\[\]]+\s*[+\-*/]?=\s*\S|[{};]\s*$|Traceback \(most recent call last\)"
+    r"|File \"[^\"]+\", line \d+|^\s*\w*(?:Error|Exception|Warning):", re.M)
+_SYMBOLS = re.compile(r"[=(){}\[\]<>#$_\\/|^~`@*+]")
+_MAX_SYMBOL_SHARE = 0.08  # share of characters that are code punctuation; prose rarely passes 3 %
+
+
+def is_statement(sentence: str) -> bool:
+    """A sentence worth quoting: prose that states something, not a heading, question, exercise
+    prompt, code fragment or traceback."""
+    text = sentence.strip()
+    words = text.split()
+    if len(words) < _MIN_WORDS or text.endswith("?"):
+        return False
+    if not (text[-1:] in _ENDS_LIKE_PROSE or len(words) >= _LONG_ENOUGH):
+        return False
+    if _EXERCISE.match(text) or _CODE.search(text):
+        return False
+    return len(_SYMBOLS.findall(text)) <= _MAX_SYMBOL_SHARE * len(text)
+
+
+# How a sentence defines a term T (T matched on its stems, so "tuples" defines "tuple"):
+#   "A T is ...", "Ts are ...", "In Python, a T is ...", "T: the process of ..." (glossary),
+#   "T refers to / means / is defined as / denotes ...", "... is called (a) T", "known as T".
+_COPULA = r"(?:is|are|was|were|means|denotes|refers\s+to|describes|is\s+defined\s+as|are\s+defined\s+as|can\s+be\s+defined\s+as)"
+_NAMING = r"(?:is|are)\s+(?:called|named|known\s+as|termed|referred\s+to\s+as)|(?:called|known\s+as|termed)"
+STRONG, WEAK = 1.0, 0.5
+
+
+def definition_strength(sentence: str, term: str) -> float:
+    """STRONG when the sentence has the shape of a definition of `term`, WEAK when it names the
+    term and says what it is in a looser way, 0.0 otherwise."""
+    if not is_statement(sentence) and not _GLOSSARY_LINE.match(sentence):
+        return 0.0
+    pattern = _term_pattern(term)
+    if pattern is None:
+        return 0.0
+    t = rf"(?:{pattern})"
+    lead = r"^(?:[^,.;:]{0,60},\s*)?(?:(?:a|an|the)\s+)?"
+    if re.search(rf"{lead}{t}\s*(?:\([^)]{{0,60}}\)\s*)?,?\s*{_COPULA}\b", sentence, re.I):
+        return STRONG
+    if re.match(rf"^\W{{0,3}}(?:(?:a|an|the)\s+)?{t}\s*(?:\([^)]{{0,60}}\))?\s*[:\u2013\u2014]\s*\S", sentence, re.I):
+        return STRONG
+    if re.search(rf"(?:{_NAMING})\s+(?:(?:a|an|the)\s+)?[\"'\u201c\u2018*_]?{t}\b", sentence, re.I):
+        return STRONG
+    stems = set(tokenize([term])[0])
+    if stems and stems <= set(tokenize([sentence])[0]) and re.search(rf"\b{_COPULA}\b", sentence, re.I):
+        return WEAK
+    return 0.0
+
+
+_GLOSSARY_LINE = re.compile(r"^\W{0,3}[\w][\w \-'/]{0,60}\s*(?:\([^)]{0,60}\))?\s*[:\u2013\u2014]\s+\S.{12,}")
+
+
+def _term_pattern(term: str) -> str | None:
+    """A regex for the term's words in sequence, each allowing a plural or common suffix."""
+    words = re.findall(r"[\w'+#.-]+", term)
+    if not words:
+        return None
+    parts = []
+    for word in words:
+        stem = re.escape(word.lower().rstrip("s") if len(word) > 3 and word.lower().endswith("s") else word.lower())
+        parts.append(rf"{stem}(?:s|es|ies|ing|ed|al|ion)?")
+    return r"\b" + r"[\s\-]+".join(parts) + r"\b"

@@ -1,0 +1,85 @@
+"""Which retrieved passages become an answer's numbered sources.
+
+A source must be worth opening: a passage with no statement in it (a title slide, a heading)
+is not one; near-duplicates (successive "build" slides that add one bullet each, a header
+repeated on every page) collapse into the fullest of them; for a definition question, the
+passages that define the term come first.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.answers.model import Citation
+from core.answers.questions import QuestionForm
+from core.answers.sentences import definition_strength, is_statement
+from core.ingest.text import split_sentences
+from core.search.cache import Match
+from core.search.terms import tokenize
+
+# Two passages are the same source when this share of the smaller one's words is in the other.
+DUPLICATE_CONTAINMENT = 0.8
+SIMILAR_SIZE = 0.7
+MIN_RELEVANCE = 0.25  # cosine below which a passage is not about the question
+
+
+@dataclass
+class _Candidate:
+    match: Match
+    rank: int
+    terms: set[str]
+    sentences: list[str]
+    defines: float = 0.0  # strongest definition of an asked term in the passage
+
+
+def select_sources(matches: Sequence[Match], form: QuestionForm, limit: int) -> list[Citation]:
+    """The passages to cite, numbered from 1, best first."""
+    candidates = []
+    for rank, match in enumerate(matches):
+        if match.cosine < MIN_RELEVANCE:
+            continue
+        sentences = [s for s in split_sentences(match.chunk.text) if is_statement(s)]
+        if not sentences:
+            continue  # a title or heading only: nothing in it answers anything
+        candidate = _Candidate(match, rank, set(tokenize([match.chunk.text])[0]), sentences)
+        if form.asks_definition:
+            candidate.defines = max((definition_strength(s, term) for s in sentences for term in form.terms),
+                                    default=0.0)
+        candidates.append(candidate)
+    kept = _collapse_duplicates(candidates)
+    # a passage that defines the asked term first; otherwise retrieval's order
+    kept.sort(key=lambda c: (-c.defines, c.rank))
+    return [_citation(n, c.match) for n, c in enumerate(kept[:limit], start=1)]
+
+
+def _collapse_duplicates(candidates: list[_Candidate]) -> list[_Candidate]:
+    """One passage per group of near-duplicates: the fullest, at the group's best rank."""
+    kept: list[_Candidate] = []
+    for cand in candidates:  # best rank first
+        for i, other in enumerate(kept):
+            same_document = cand.match.chunk.document_id == other.match.chunk.document_id
+            if _near_duplicate(cand.terms, other.terms, same_document):
+                if len(cand.terms) > len(other.terms):  # the later build slide holds more
+                    cand.rank, cand.defines = other.rank, max(other.defines, cand.defines)
+                    kept[i] = cand
+                else:
+                    other.defines = max(other.defines, cand.defines)
+                break
+        else:
+            kept.append(cand)
+    return kept
+
+
+def _near_duplicate(a: set[str], b: set[str], same_document: bool) -> bool:
+    """Mostly the same words; across documents also of a similar size (a slide's few words all
+    occur in a textbook page without the two being the same text)."""
+    small, large = sorted((len(a), len(b)))
+    if small == 0 or (not same_document and small < SIMILAR_SIZE * large):
+        return False
+    return len(a & b) >= DUPLICATE_CONTAINMENT * small
+
+
+def _citation(n: int, match: Match) -> Citation:
+    chunk = match.chunk
+    return Citation(n, chunk.document_id, chunk.filename, chunk.page, chunk.text, match.cosine,
+                    getattr(chunk, "page_label", None))
