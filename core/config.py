@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholder values that must never reach production.
@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     chunk_words: int = 180
     chunk_overlap_words: int = 30
 
+    # The optional language model that writes answers from the numbered sources (docs/llm.md): any
+    # OpenAI-compatible chat completions endpoint. Empty base URL: extractive answers, fully offline.
+    llm_base_url: str = ""  # e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama)
+    llm_api_key: SecretStr = SecretStr("")  # SecretStr: repr and logs show ********** only
+    llm_model: str = ""
+    # per request, and the whole answer's budget: a student waits for the stream, then falls back
+    llm_timeout_s: float = 30
+    llm_max_retries: int = 1  # one retry rides out a blip; more would keep the student waiting
+
     # explicit operator overrides of the production safety checks
     allow_sqlite_in_production: bool = False
     allow_local_storage_in_production: bool = False
@@ -85,6 +94,11 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'classgpt.db').as_posix()}"
 
     @property
+    def llm_enabled(self) -> bool:
+        """A language model writes the answers: where (base URL) and which (model) are both set and valid."""
+        return bool(self.llm_base_url.strip() and self.llm_model.strip()) and not self.llm_problems()
+
+    @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
@@ -98,7 +112,7 @@ class Settings(BaseSettings):
             f"{(field.validation_alias or name).upper()} still holds the example's placeholder "
             f"{PLACEHOLDER_MARK}: set the real value"
             for name, field in type(self).model_fields.items()
-            if PLACEHOLDER_MARK in str(getattr(self, name))
+            if PLACEHOLDER_MARK in _plain(getattr(self, name))
         ]
         if (self.auth_cookie_key.strip() in PLACEHOLDER_SECRETS or len(self.auth_cookie_key) < 32
                 or estimated_entropy_bits(self.auth_cookie_key) < MIN_KEY_ENTROPY_BITS):
@@ -119,14 +133,33 @@ class Settings(BaseSettings):
             )
         if self.storage_backend == "s3" and not self.s3_bucket:
             problems.append("S3_BUCKET is empty but STORAGE_BACKEND=s3")
+        problems.extend(self.llm_problems())
+        return problems
+
+    def llm_problems(self) -> list[str]:
+        """A half-configured language model: without these checks answers would silently stay extractive."""
+        if not self.llm_base_url.strip():
+            return []
+        problems = []
+        if not self.llm_base_url.strip().lower().startswith(("http://", "https://")):
+            problems.append("LLM_BASE_URL is not an http:// or https:// URL "
+                            "(e.g. https://api.openai.com/v1 or http://localhost:11434/v1)")
+        if not self.llm_model.strip():
+            problems.append("LLM_MODEL is empty but LLM_BASE_URL is set: name the model (or deployment) that "
+                            "writes the answers, or clear LLM_BASE_URL for extractive answers")
+        if self.llm_timeout_s <= 0 or self.llm_max_retries < 0:
+            problems.append("LLM_TIMEOUT_S must be above 0 and LLM_MAX_RETRIES 0 or more")
         return problems
 
     def notices(self) -> list[str]:
         """Settings that do not do what an operator may expect (logged at start)."""
+        notices = []
         if os.environ.get("ADMIN_EMAILS", "").strip():  # read by earlier versions; no field here any more
-            return ["ADMIN_EMAILS is no longer read: registering never makes anyone an administrator. "
-                    "Make one with `python -m core grant-admin EMAIL` (or `create-user --admin`)."]
-        return []
+            notices.append("ADMIN_EMAILS is no longer read: registering never makes anyone an administrator. "
+                           "Make one with `python -m core grant-admin EMAIL` (or `create-user --admin`).")
+        if self.app_env != "production":  # production refuses these instead (production_problems)
+            notices.extend(f"{p}; answers stay extractive until it is fixed" for p in self.llm_problems())
+        return notices
 
     def check(self) -> "Settings":
         """Refuse to start with unsafe settings in production; returns self for chaining."""
@@ -139,3 +172,8 @@ class Settings(BaseSettings):
             if problems:
                 raise ConfigError("Refusing to start in production:\n- " + "\n- ".join(problems))
         return self
+
+
+def _plain(value: object) -> str:
+    """A setting's value as text, secrets included: a placeholder left in a secret is still a placeholder."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)

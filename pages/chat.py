@@ -43,7 +43,14 @@ for i, message in enumerate(history):
         st.markdown(block(message.content))
         if message.role == "assistant":
             seen += 1
-            show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=seen > answers_seen - EAGER_ANSWERS)
+            if message.notice:
+                st.caption(inline(message.notice), help=None)
+            if message.model:
+                st.caption(f"Written by {inline(message.model)} from the cited sources; every sentence checked against them.")
+            eager = seen > answers_seen - EAGER_ANSWERS
+            show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=eager)
+            show_sources(services, actor, message.related, f"rel_{klass.id}_{i}", eager=False,
+                         heading="Related material (it does not answer the question)")
             feedback_widget(services, actor, message, votes.get(message.id))
 
 if history:
@@ -58,7 +65,12 @@ if question:
     with st.chat_message("assistant"):
         try:
             with st.spinner("Searching the class material…"):
-                services.chat.ask(actor, klass.id, question)
+                stream = services.chat.ask_stream(actor, klass.id, question)
+            if services.chat.writer is not None:
+                st.write_stream(stream)  # the model's words as they arrive; checked before they are kept
+            else:
+                for _ in stream:  # the extractive answer is complete at once
+                    pass
         except ClassGPTError as exc:
             show_error(exc)
         else:

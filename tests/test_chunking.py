@@ -14,6 +14,14 @@ def test_each_page_becomes_its_own_chunk_with_its_number():
     assert chunks == [Passage(0, 1, "Intro to deep learning."), Passage(1, 2, "Convolutions share weights.")]
 
 
+def test_every_passage_carries_its_page_label():
+    pages = [Page(1, "Preface text.", "iv"), Page(2, sentences(30), "1"), Page(3, "No label declared.")]
+    chunks = chunk_pages(pages, chunk_words=100, overlap_words=20)
+    assert len(chunks) > 3  # the long page makes several passages, each with its page's label
+    assert [(c.page, c.page_label) for c in chunks] == (
+        [(1, "iv")] + [(2, "1")] * (len(chunks) - 2) + [(3, None)])
+
+
 def test_blank_pages_make_no_chunk_but_tiny_pages_do():
     chunks = chunk_pages([Page(1, "Title"), Page(2, ""), Page(3, "  \n "), Page(4, "Thanks!")])
     assert [(c.ordinal, c.page, c.text) for c in chunks] == [(0, 1, "Title"), (1, 4, "Thanks!")]

@@ -39,7 +39,7 @@ def test_text_and_markdown(services, instructor, klass):
     assert services.documents.upload(instructor, klass.id, "notes.md", md).ok
     assert services.documents.upload(instructor, klass.id, "notes.txt",
                                      "Café enzymes — biological catalysts speed reactions.".encode("cp1252")).ok
-    answer = services.chat.ask(instructor, klass.id, "What shape is DNA?")
+    answer = services.chat.ask(instructor, klass.id, "What is DNA?")
     assert answer.found and answer.citations[0].document == "notes.md" and answer.citations[0].page is None
     answer = services.chat.ask(instructor, klass.id, "What do enzymes speed?")
     assert answer.citations[0].document == "notes.txt" and "Café enzymes —" in answer.citations[0].text

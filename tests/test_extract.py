@@ -87,6 +87,26 @@ def test_extraction_is_thread_safe():
     assert len(results) == 20 and all(r == alone for r in results)
 
 
+def test_pdf_pages_carry_the_labels_the_pdf_declares():
+    """A book's front matter is i, ii, iii and its page 1 comes after: the label is what a reader
+    looks for, the number (index) is what a viewer opens. Labels equal to the index add nothing."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for i, style in enumerate(["r", None, None, "D", None]):
+        pdf.add_page(label_style=style, label_start=1 if style else None)
+        pdf.cell(0, 10, f"Text of sheet {i + 1}.")
+    doc = extract("book.pdf", bytes(pdf.output()))
+    assert [(p.number, p.label) for p in doc.pages] == [(1, "i"), (2, "ii"), (3, "iii"), (4, "1"), (5, "2")]
+    # without /PageLabels every label is None, and the index is what gets cited
+    assert {p.label for p in extract("plain.pdf", make_pdf(["One.", "Two."])).pages} == {None}
+
+
+def test_text_files_have_no_page_label():
+    assert extract("notes.txt", b"Just notes.").pages == [Page(None, "Just notes.", None)]
+
+
 # --- text files -------------------------------------------------------------------------
 
 

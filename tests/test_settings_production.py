@@ -49,6 +49,10 @@ def test_safe_production_settings_pass():
     ({"database_url": "sqlite:////tmp/x.db"}, "DATABASE_URL"),
     ({"storage_backend": "local"}, "STORAGE_BACKEND"),
     ({"s3_bucket": f"{PLACEHOLDER_MARK}-bucket"}, "S3_BUCKET"),
+    ({"llm_base_url": "https://api.openai.com/v1"}, "LLM_MODEL"),  # where, but not which model
+    ({"llm_base_url": "localhost:11434", "llm_model": "llama3.2"}, "LLM_BASE_URL"),
+    ({"llm_base_url": "https://api.openai.com/v1", "llm_model": "gpt-4o-mini",
+      "llm_api_key": f"sk-{PLACEHOLDER_MARK}"}, "LLM_API_KEY"),  # a secret's placeholder is seen too
 ])
 def test_production_refuses_each_unsafe_setting_by_name(override, setting):
     settings = Settings(**{**SAFE, **override})
@@ -73,6 +77,15 @@ def test_explicit_overrides_accept_sqlite_and_local_disk():
     settings = Settings(**{**SAFE, "database_url": "", "storage_backend": "local",
                            "allow_sqlite_in_production": True, "allow_local_storage_in_production": True})
     assert settings.check().production_problems() == []
+
+
+def test_language_model_settings():
+    configured = Settings(**SAFE, llm_base_url="http://ollama.internal:11434/v1", llm_model="llama3.2")
+    assert configured.check().llm_enabled and configured.production_problems() == []
+    assert not Settings(**SAFE).llm_enabled  # nothing set: extractive, offline
+    half = Settings(app_env="development", llm_base_url="http://localhost:11434/v1")
+    assert not half.llm_enabled and half.check()  # development starts, extractive, and says why
+    assert any(n.startswith("LLM_MODEL is empty") for n in half.notices())
 
 
 def test_every_problem_is_listed_at_once():

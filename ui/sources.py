@@ -1,16 +1,23 @@
-"""An answer's sources on the Chat page: one expander each, with the passage and a picture of
-the PDF page it is on."""
+"""An answer's sources on the Chat page: one expander each, with the passage, a picture of the PDF
+page it is on (the passage highlighted), the page at full size, and the original document."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import streamlit as st
 
 from core.answers.model import Citation
-from core.errors import ClassGPTError
+from core.errors import ClassGPTError, NotFound
 from core.services import Services
 from core.services.actors import Actor
 from ui.safe import block, inline
+
+PREVIEW_WIDTH_PX = 800  # sharp at the chat column's width
+# The full-size view: small print (footnotes, indices in formulas) legible in a large dialog,
+# whose width the picture is scaled down to.
+FULL_WIDTH_PX = 1800
+LINK_EXPIRES_S = 3600  # an answer stays open for a while; its link to the original should still work
 
 
 def show_sources(services: Services, actor: Actor, citations: Sequence[Citation], key: str, eager: bool,
@@ -26,9 +33,56 @@ def show_sources(services: Services, actor: Actor, citations: Sequence[Citation]
             # the passage as a quote, line by line: headings and code stay apart and indented
             st.markdown("> " + block(c.text.strip()).replace("\n", "\n> "))
             if c.page and (expander.open or (eager and c.n == 1)):
-                try:
-                    png = services.documents.page_preview(actor, c.document_id, c.page, width_px=800)
-                except ClassGPTError as exc:  # the document was deleted since this answer
-                    st.caption(f"The page preview is unavailable: {inline(exc)}")
-                else:
-                    st.image(png, caption=f"{inline(c.document)}, page {c.printed_page}", width=440)
+                _show_page(services, actor, c, f"{key}_{c.n}")
+
+
+def where(c: Citation) -> str:
+    """The page as the reader finds it: the printed number, and the PDF's own page when they differ
+    (a viewer's page box counts from the cover)."""
+    if c.page_label and c.page_label != str(c.page):
+        return f"page {c.page_label} (PDF page {c.page})"
+    return f"page {c.page}"
+
+
+def _show_page(services: Services, actor: Actor, c: Citation, key: str) -> None:
+    try:
+        png = services.documents.page_preview(actor, c.document_id, c.page, width_px=PREVIEW_WIDTH_PX,
+                                              highlight=c.text)
+        url = services.documents.download_url(actor, c.document_id, LINK_EXPIRES_S)
+    except NotFound:
+        st.caption(f"{inline(c.document)} has been deleted since this answer, so its page can no longer be shown.")
+        return
+    except ClassGPTError as exc:  # e.g. storage unavailable, or access removed since
+        st.caption(f"The page preview is unavailable: {inline(exc)}")
+        return
+    st.image(png, caption=f"{inline(c.document)}, {inline(where(c))}: the passage is highlighted", width="stretch")
+    full, original = st.columns(2)
+    if full.button("See the page full size", key=f"{key}_full", icon=":material/zoom_in:", width="stretch"):
+        _full_page(services, actor, c)
+    if url:  # S3: the browser fetches the file straight from the bucket; #page= opens it at the page
+        original.link_button(f"Open the PDF at {inline(where(c))}", f"{url}#page={c.page}",
+                             icon=":material/open_in_new:", width="stretch")
+    else:  # local files have no URL: the original comes through the app, read only when clicked
+        original.download_button(f"Download the PDF — {inline(where(c))}",
+                                 data=lambda: services.documents.download(actor, c.document_id)[2],
+                                 file_name=c.document, mime="application/pdf", key=f"{key}_pdf",
+                                 icon=":material/download:", on_click="ignore", width="stretch")
+
+
+@st.dialog("Source page", width="large")
+def _full_page(services: Services, actor: Actor, c: Citation) -> None:
+    try:
+        png = services.documents.page_preview(actor, c.document_id, c.page, width_px=FULL_WIDTH_PX, highlight=c.text)
+    except ClassGPTError as exc:
+        st.caption(f"The page is unavailable: {inline(exc)}")
+        return
+    st.caption(f"{inline(c.document)}, {inline(where(c))}")
+    st.image(png, width="stretch")
+    st.download_button("Save this picture", data=png, file_name=_picture_name(c), mime="image/png",
+                       icon=":material/download:", on_click="ignore", key=f"full_png_{c.document_id}_{c.page}")
+
+
+def _picture_name(c: Citation) -> str:
+    """e.g. "lecture-3-p-xii.png": the document's name without its extension, and the printed page."""
+    stem = re.sub(r"\.pdf$", "", c.document, flags=re.IGNORECASE)
+    return re.sub(r"[^\w.-]+", "-", f"{stem}-p-{c.printed_page}").strip("-") + ".png"

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 # "What is X", "What's an X", "what are Xs", "what does X mean", "define X", "meaning of X" ...
 _ARTICLE = r"(?:(?:a|an|the)\s+)?"
-_DEFINITION_FORMS = [
+_DEFINITION_FORMS = [  # the more specific forms first
+    re.compile(rf"^what\s+is\s+(?:meant\s+by|the\s+(?:meaning|definition)\s+of)\s+{_ARTICLE}(?P<x>.+?)$", re.I),
     re.compile(rf"^(?:so\s+|and\s+|but\s+)?what(?:'s|\u2019s|\s+is|\s+are|\s+was|\s+were)\s+{_ARTICLE}(?P<x>.+?)$", re.I),
     re.compile(rf"^what\s+(?:does|do|did)\s+{_ARTICLE}(?P<x>.+?)\s+(?:mean|stand\s+for|refer\s+to|do)$", re.I),
-    re.compile(rf"^what\s+is\s+(?:meant\s+by|the\s+(?:meaning|definition)\s+of)\s+{_ARTICLE}(?P<x>.+?)$", re.I),
     re.compile(rf"^(?:please\s+)?(?:define|explain|describe)\s+{_ARTICLE}(?P<x>.+?)$", re.I),
     re.compile(rf"^(?:the\s+)?(?:definition|meaning)\s+of\s+{_ARTICLE}(?P<x>.+?)$", re.I),
     re.compile(rf"^what\s+do\s+(?:you|we|they)\s+mean\s+by\s+{_ARTICLE}(?P<x>.+?)$", re.I),

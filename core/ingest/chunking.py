@@ -12,8 +12,9 @@ from core.ingest.text import segments
 @dataclass(frozen=True)
 class Passage:
     ordinal: int
-    page: int | None
+    page: int | None  # the page's 1-based index; None for text files
     text: str
+    page_label: str | None = None  # the page's printed number, when the PDF declares one
 
 
 @dataclass
@@ -30,7 +31,7 @@ def chunk_pages(pages: Sequence[Page], chunk_words: int = 180, overlap_words: in
     chunks: list[Passage] = []
     for page in pages:
         for text in _chunk_text(page.text, chunk_words, overlap_words):
-            chunks.append(Passage(ordinal=len(chunks), page=page.number, text=text))
+            chunks.append(Passage(ordinal=len(chunks), page=page.number, text=text, page_label=page.label))
     return chunks
 
 

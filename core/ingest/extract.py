@@ -1,5 +1,9 @@
 """Turn an uploaded file (PDF, TXT, Markdown) into page-numbered text, or a specific IngestError.
 
+A PDF page keeps its 1-based index (what previews and `#page=` open) and the label the PDF
+prints on it, when it declares one (/PageLabels: front matter "i".."xii", then "1"): a reader
+looks for the printed number, which in a book is often far from the index.
+
 PDF text comes from pypdfium2 (core/ingest/pdf.py): on the course slide decks it was ~10x
 faster than pypdf and gave cleaner text (docs/pdf-extraction.md).
 """
@@ -42,8 +46,9 @@ _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\uf
 
 @dataclass(frozen=True)
 class Page:
-    number: int | None  # 1-based PDF page number; None for text files, which have no pages
+    number: int | None  # 1-based PDF page index (what previews open); None for text files, which have no pages
     text: str
+    label: str | None = None  # the page number the PDF prints ("xii", "51"); None when it declares none
 
 
 @dataclass(frozen=True)
@@ -124,14 +129,14 @@ def _too_much_text(name: str, chars: int | None, max_chars: int) -> FileTooLarge
 
 
 def _extract_pdf(name: str, data: bytes, max_pages: int, max_chars: int) -> ExtractedDocument:
-    from core.ingest.pdf import page_texts  # pdfium loads with the first PDF, not on the login page's path
+    from core.ingest.pdf import read_pages  # pdfium loads with the first PDF, not on the login page's path
 
-    texts = page_texts(data, name, max_pages, max_chars)
-    if texts is None:  # stopped as soon as the text passed the cap
+    raw = read_pages(data, name, max_pages, max_chars)
+    if raw is None:  # stopped as soon as the text passed the cap
         raise _too_much_text(name, None, max_chars)
-    if not texts:
+    if not raw:
         raise CorruptPDF(f"'{name}' has no pages. Export it to PDF again, then upload the new copy.")
-    pages = [Page(i + 1, normalize_whitespace(t.translate(_LIGATURES))) for i, t in enumerate(texts)]
+    pages = [Page(i + 1, normalize_whitespace(p.text.translate(_LIGATURES)), p.label) for i, p in enumerate(raw)]
     if not any(p.text for p in pages):
         count = f"any of its {len(pages)} pages" if len(pages) > 1 else "its page"
         raise NoExtractableText(

@@ -57,6 +57,8 @@ _LAST_TOKEN = re.compile(r"(\S+)$")
 # Lines shorter than this that are followed by a capitalised line are headings or slide
 # labels, not prose that wrapped; longer lines are joined with the next one.
 _SHORT_LINE = 45
+# "recursion: The process of ..." on a line of its own is a glossary entry, even in lower case
+_GLOSSARY_ENTRY = re.compile(r"^[\w][\w '\-/()]{0,40}:\s+[A-Z(\u00c0-\u00de]")
 
 
 def _is_abbreviation(before: str) -> bool:
@@ -104,6 +106,7 @@ def _line_units(paragraph: str) -> Iterator[str]:
                 or _HEADING.match(line)
                 or _HEADING.match(buf[0])
                 or (len(prev) < _SHORT_LINE and not line[:1].islower() and prev[-1:] not in ",;:-(")
+                or (_GLOSSARY_ENTRY.match(line) and (len(prev) < _SHORT_LINE or prev[-1:] in ".!?"))
             )
             if new_unit:
                 yield " ".join(buf)

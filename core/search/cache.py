@@ -32,8 +32,9 @@ class IndexedChunk:
     document_id: int
     filename: str
     content_type: str
-    page: int | None
+    page: int | None  # 1-based page index; None for text files
     text: str
+    page_label: str | None = None  # the printed page number; None when the PDF declares none (or older rows)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class IndexCache:
         with self.db.transaction() as s:
             klass = s.execute(select(Class.index_version, Class.created_at).where(Class.id == class_id)).first()
             rows = s.execute(
-                select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.text, Chunk.embedding,
+                select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.page_label, Chunk.text, Chunk.embedding,
                        Document.filename, Document.content_type)
                 .join(Document, Document.id == Chunk.document_id)
                 .where(Chunk.class_id == class_id, Document.status == "ready")
@@ -122,6 +123,7 @@ class IndexCache:
         return ClassIndex(
             version=(-1, None) if klass is None else (klass.index_version, klass.created_at),
             hybrid=HybridIndex.build([r.id for r in rows], [r.text for r in rows], vectors),
-            chunks={r.id: IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text)
+            chunks={r.id: IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text,
+                                         r.page_label)
                     for r in rows},
         )

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.answers.generate import make_writer
 from core.config import Settings
 from core.database import Database
 from core.events import log_event
@@ -72,7 +73,7 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     accounts = AccountService(db, settings)
     classes = ClassService(db, stores)
     documents = DocumentService(db, store, stores, factory, settings)
-    chat = ChatService(db, IndexCache(db), factory)
+    chat = ChatService(db, IndexCache(db), factory, writer=make_writer(settings))
     return Services(
         settings=settings,
         db=db,

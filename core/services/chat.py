@@ -156,7 +156,7 @@ class ChatService:
 
     def _generate(self, actor: Actor, class_id: int, found: Retrieval, previous: list[Turn],
                   started: float) -> AnswerStream:
-        from core.answers.generate import GenerationFailed
+        from core.answers.generate import GenerationFailed, without_marker
         from core.answers.verify import verify_citations
 
         writer = self.writer
@@ -165,11 +165,15 @@ class ChatService:
         failure: list[str] = []
 
         def deltas() -> Iterator[str]:
+            shown = 0
             try:
                 for delta in writer.stream(found.question, found.sources,
                                            [(t.question, t.answer) for t in previous[-HISTORY_TURNS:]]):
                     parts.append(delta)
-                    yield delta
+                    visible = without_marker("".join(parts))  # the NOT_COVERED marker is not for the student
+                    if len(visible) > shown:
+                        yield visible[shown:]
+                        shown = len(visible)
             except GenerationFailed as exc:
                 failure.append(exc.reason)
                 log_event("llm_failed", level=logging.WARNING, reason=exc.reason, model=writer.model)
@@ -180,9 +184,9 @@ class ChatService:
                 answer = replace(fallback, notice=FELL_BACK.format(reason=failure[0]))
             else:
                 checked = verify_citations("".join(parts), found.sources, self._embedder_factory())
-                if checked.not_covered:
-                    answer = Answer(NOT_COVERED_BY_MODEL, [], found=False, related=found.sources[:RELATED],
-                                    generated=True, model=writer.model)
+                if checked.not_covered:  # the model's own words say so, in the student's language
+                    answer = Answer(checked.text.strip() or NOT_COVERED_BY_MODEL, [], found=False,
+                                    related=found.sources[:RELATED], generated=True, model=writer.model)
                 elif not checked.text.strip():
                     answer = replace(self._extractive(found), notice=NOTHING_VERIFIED)
                 else:

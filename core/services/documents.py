@@ -91,7 +91,7 @@ class DocumentService:
         self.db = db
         self.store = store  # where new uploads go
         self.stores = stores  # the store each existing row names
-        self._previews: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._previews: OrderedDict[tuple[str, int, int, str | None], bytes] = OrderedDict()
         self._previews_lock = threading.Lock()
         self._embedder_factory = embedder_factory
         self.settings = settings
@@ -164,7 +164,8 @@ class DocumentService:
                 s.execute(
                     Chunk.__table__.insert(),
                     [{"document_id": doc_id, "class_id": class_id, "ordinal": c.ordinal, "page": c.page,
-                      "text": c.text, "embedding": vectors[i].tobytes()} for i, c in enumerate(chunks)],
+                      "page_label": c.page_label, "text": c.text, "embedding": vectors[i].tobytes()}
+                     for i, c in enumerate(chunks)],
                 )
                 s.execute(update(Document).where(Document.id == doc_id)
                           .values(status="ready", chunk_count=len(chunks)))
@@ -258,21 +259,23 @@ class DocumentService:
         doc = self._readable(actor, document_id)
         return doc.filename, doc.content_type, self.stores(doc.storage_backend).get(doc.storage_key)
 
-    def page_preview(self, actor: Actor, document_id: int, page: int, width_px: int = 800) -> bytes:
-        """PNG of one page (1-based) of a PDF the actor may read. Access is checked on every call;
-        the picture is cached by the file's content, so a deleted or replaced document is never
-        shown from the cache, and one rendering serves every reader."""
+    def page_preview(self, actor: Actor, document_id: int, page: int, width_px: int = 800,
+                     highlight: str | None = None) -> bytes:
+        """PNG of one page (1-based) of a PDF the actor may read, with the passage `highlight`
+        marked where it is on the page. Access is checked on every call; the picture is cached by
+        the file's content, so a deleted or replaced document is never shown from the cache, and
+        one rendering serves every reader of the same source."""
         from core.ingest.pdf import render_page_png  # pdfium loads with the first preview
 
         doc = self._readable(actor, document_id)
         if doc.content_type != PDF:
             raise ValidationError("Only PDF documents have pages to show.")
-        key = (doc.sha256, page, width_px)
+        key = (doc.sha256, page, width_px, highlight or None)
         with self._previews_lock:
             if key in self._previews:
                 self._previews.move_to_end(key)
                 return self._previews[key]
-        png = render_page_png(self.stores(doc.storage_backend).get(doc.storage_key), page, width_px)
+        png = render_page_png(self.stores(doc.storage_backend).get(doc.storage_key), page, width_px, highlight)
         with self._previews_lock:
             self._previews[key] = png
             while len(self._previews) > PREVIEWS_CACHED:
