@@ -204,13 +204,19 @@ def test_the_full_size_page_opens_in_a_dialog(app_env, svc, setup, previews):
 def test_s3_documents_link_to_the_original_at_the_page(app_env, svc, setup, monkeypatch):
     prof, _, klass = setup
     svc.documents.upload(prof, klass.id, "book.pdf", book_pdf())
-    monkeypatch.setattr(svc.documents, "download_url",
-                        lambda actor, document_id, expires_s=300: "https://bucket.example/book.pdf?X-Amz-Signature=abc")
+    asked = []
+
+    def signed(actor, document_id, expires_s=300, inline=False):
+        asked.append(inline)
+        return "https://bucket.example/book.pdf?X-Amz-Signature=abc"
+
+    monkeypatch.setattr(svc.documents, "download_url", signed)
     at = _ask(logged_in(app_env, "stu@example.edu", page_name="chat"))
     [link] = at.expander[0].get("link_button")
     assert link.proto.url == "https://bucket.example/book.pdf?X-Amz-Signature=abc#page=6"
     assert "page 2 (PDF page 6)" in shown(link.proto.label)
     assert not at.expander[0].get("download_button")
+    assert asked and all(asked)  # shown in the browser: a saved file would ignore #page=
 
 
 def test_a_pdf_without_labels_states_just_its_page(app_env, svc, setup):

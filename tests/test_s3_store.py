@@ -72,6 +72,14 @@ def test_presigned_url_downloads_the_bytes_with_the_filename(s3_store):
     assert 'filename="Week 1 _ Intro.pdf"' in disposition and "filename*=UTF-8''Week%201%20%E2%80%93%20Intro.pdf" in disposition
 
 
+def test_presigned_url_can_show_the_file_in_the_browser(s3_store):
+    s3_store.put(KEY, b"%PDF-1.4 the original", "application/pdf")
+    url = s3_store.download_url(KEY, "Week 1.pdf", expires_s=60, inline=True)
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.headers["Content-Disposition"].startswith('inline; filename="Week 1.pdf"')
+        assert response.headers["Content-Type"] == "application/pdf"
+
+
 def test_make_file_store_selects_s3_and_use_s3_is_the_same_switch(s3_settings, tmp_path):
     assert make_file_store(s3_settings).backend == "s3"
     plan_switch = Settings(use_s3=True, s3_bucket="b", data_dir=tmp_path)

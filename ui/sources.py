@@ -48,7 +48,7 @@ def _show_page(services: Services, actor: Actor, c: Citation, key: str) -> None:
     try:
         png = services.documents.page_preview(actor, c.document_id, c.page, width_px=PREVIEW_WIDTH_PX,
                                               highlight=c.text)
-        url = services.documents.download_url(actor, c.document_id, LINK_EXPIRES_S)
+        url = services.documents.download_url(actor, c.document_id, LINK_EXPIRES_S, inline=True)
     except NotFound:
         st.caption(f"{inline(c.document)} has been deleted since this answer, so its page can no longer be shown.")
         return

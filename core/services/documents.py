@@ -282,9 +282,9 @@ class DocumentService:
                 self._previews.popitem(last=False)
         return png
 
-    def download_url(self, actor: Actor, document_id: int, expires_s: int = 300) -> str | None:
+    def download_url(self, actor: Actor, document_id: int, expires_s: int = 300, inline: bool = False) -> str | None:
         doc = self._readable(actor, document_id)
-        return self.stores(doc.storage_backend).download_url(doc.storage_key, doc.filename, expires_s)
+        return self.stores(doc.storage_backend).download_url(doc.storage_key, doc.filename, expires_s, inline)
 
     # ---- delete ---------------------------------------------------------------------------------
     def delete(self, actor: Actor, document_id: int) -> None:

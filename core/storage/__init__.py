@@ -28,8 +28,9 @@ class FileStore(Protocol):
 
     def list_keys(self, prefix: str = "") -> list[str]: ...
 
-    def download_url(self, key: str, filename: str, expires_s: int = 300) -> str | None: ...
-    # a time-limited URL, or None when the backend has none (local disk)
+    def download_url(self, key: str, filename: str, expires_s: int = 300, inline: bool = False) -> str | None: ...
+    # a time-limited URL, or None when the backend has none (local disk); `inline` opens it in
+    # the browser (a PDF at #page=N) instead of saving it
 
 
 def checksum(data: bytes) -> str:

@@ -57,5 +57,5 @@ class LocalFileStore:
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
         return sorted(k for k in keys if k.startswith(prefix) and not Path(k).name.startswith(".tmp-"))
 
-    def download_url(self, key: str, filename: str, expires_s: int = 300) -> str | None:
+    def download_url(self, key: str, filename: str, expires_s: int = 300, inline: bool = False) -> str | None:
         return None

@@ -156,15 +156,16 @@ class S3FileStore:
         except Exception as exc:
             raise self._error("storage unavailable", exc) from exc
 
-    def download_url(self, key: str, filename: str, expires_s: int = 300) -> str | None:
-        """A time-limited GET URL that makes the browser save the file under `filename`."""
+    def download_url(self, key: str, filename: str, expires_s: int = 300, inline: bool = False) -> str | None:
+        """A time-limited GET URL that makes the browser save the file under `filename`, or with
+        `inline`, show it (a PDF viewer honours #page=N only for a document it displays)."""
         try:
             return self.client.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self.bucket,
                     "Key": self._full(key),
-                    "ResponseContentDisposition": content_disposition(filename),
+                    "ResponseContentDisposition": content_disposition(filename, inline),
                 },
                 ExpiresIn=int(expires_s),
             )
@@ -224,7 +225,7 @@ def _code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
+def content_disposition(filename: str, inline: bool = False) -> str:
+    """`attachment` (or `inline`) with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(filename, safe='')}"
