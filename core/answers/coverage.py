@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.search.terms import tokenize
@@ -46,6 +46,7 @@ class Coverage:
     best_cosine: float
     term_coverage: float  # IDF-weighted share of the question's words the best passages hold
     unknown_terms: tuple[str, ...]  # question words (stemmed) that no passage of the class holds
+    term_weights: dict[str, float] = field(default_factory=dict)  # each question word's IDF in the class
 
 
 def question_terms(question: str) -> list[str]:
@@ -55,18 +56,17 @@ def question_terms(question: str) -> list[str]:
 
 def judge_coverage(hybrid: HybridIndex, question: str, matches: Sequence[Match]) -> Coverage:
     """Whether the retrieved `matches` (best first) are evidence that the class covers the question."""
-    if not matches:
-        return Coverage(False, 0.0, 0.0, 0.0, tuple(question_terms(question)))
-    best_cosine = max(m.cosine for m in matches)
     terms = question_terms(question)
     df = hybrid.document_frequencies(terms)
     unknown = tuple(t for t in terms if df[t] == 0)
+    idf = {t: math.log(1 + len(hybrid) / (df[t] + 0.5)) for t in terms}
+    if not matches:
+        return Coverage(False, 0.0, 0.0, 0.0, unknown, idf)
+    best_cosine = max(m.cosine for m in matches)
     if terms:
-        n = len(hybrid)
-        idf = {t: math.log(1 + n / (df[t] + 0.5)) for t in terms}
         held = set().union(*(tokenize([m.chunk.text])[0] for m in matches[:PASSAGES_CHECKED]))
         term_coverage = sum(idf[t] for t in terms if t in held) / sum(idf.values())
     else:
         term_coverage = NEUTRAL_TERM_COVERAGE
     score = best_cosine + TERM_WEIGHT * term_coverage
-    return Coverage(score >= THRESHOLD, score, best_cosine, term_coverage, unknown)
+    return Coverage(score >= THRESHOLD, score, best_cosine, term_coverage, unknown, idf)

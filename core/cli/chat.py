@@ -13,7 +13,8 @@ def register(commands: Commands) -> None:
     class_option(p)
     as_user_option(p)
     p.add_argument("--json", action="store_true",
-                   help='print {"answer": str, "citations": [{"n", "document", "page", "text", "score"}]}')
+                   help='print {"answer", "found", "generated", "model", "notice", "citations": [{"n", "document", '
+                        '"page" (1-based index), "page_label" (the printed number), "text", "score"}], "related": [...]}')
     p.add_argument("question", nargs="+", metavar="QUESTION")
 
 
@@ -23,10 +24,20 @@ def ask(args: Namespace, cli: Cli) -> int:
         cli.print_json(answer.to_dict())
         return EXIT_OK
     print(answer.text)
-    if answer.citations:
-        print("\nSources:")
-        for c in answer.citations:
-            text = " ".join(c.text.split())
-            snippet = text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
-            print(f"  [{c.n}] {c.label}  (score {c.score:.2f})  {snippet}")
+    if answer.notice:
+        print(f"\n({answer.notice})")
+    if answer.generated:
+        print(f"\nWritten by {answer.model}; every sentence checked against the sources.")
+    _print_passages("Sources:", answer.citations)
+    _print_passages("Related material (it does not answer the question):", answer.related)
     return EXIT_OK
+
+
+def _print_passages(heading: str, citations) -> None:
+    if not citations:
+        return
+    print(f"\n{heading}")
+    for c in citations:
+        text = " ".join(c.text.split())
+        snippet = text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+        print(f"  [{c.n}] {c.label}  (score {c.score:.2f})  {snippet}")

@@ -1,4 +1,5 @@
-"""Measurement commands: `eval beir|squad` (quality on public data), `bench ingest|query` (speed)."""
+"""Measurement commands: `eval beir|squad|coverage|definitions` (quality on public data),
+`bench ingest|query|ask` (speed)."""
 from __future__ import annotations
 
 from argparse import Namespace
@@ -24,6 +25,33 @@ def register(commands: Commands) -> None:
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--limit", type=int, help="ask only the first N questions")
     json_option(p)
+    p = evals.add(
+        "coverage", eval_coverage, "Answer what the class covers, refuse the rest (SQuAD articles in/out of the class).",
+        "Split the articles of a SQuAD-style folder (source_texts/, questions.jsonl) into halves; a class holds one "
+        "half. Questions about it must be answered, questions about the other half refused. Folds rotate the halves. "
+        "Prints on-topic answered, off-topic answered, on-topic recall@5 and ask latency, per fold and overall.")
+    p.add_argument("--data", required=True, metavar="DIR", help="a SQuAD-style folder, e.g. ../shared/data/squad")
+    p.add_argument("--limit", type=int, default=100,
+                   help="questions per side (on-topic, off-topic) per fold, spread evenly over the articles "
+                        "(default 100; 0 = all)")
+    p.add_argument("--folds", type=int, default=2,
+                   help="rotations of the in-class half (default 2: each half in once; up to the number of articles)")
+    p.add_argument("--seed", type=int, default=0, help="which questions are sampled (default 0)")
+    json_option(p)
+    p = evals.add(
+        "definitions", eval_definitions, "\"What is X?\" for terms the material defines (questions mined from it).",
+        "Mine definitional sentences (\"X is a …\", \"X refers to …\", \"X: …\", \"… is called X\") from the files "
+        "under DIR, keep the terms defined once, put every file in one class and ask \"What is X?\". Prints how often "
+        "the first citation is the defining page (and in the top 5), how often the answer's first 200 characters "
+        "hold half the definition's words, answered share and latency.")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="a folder of .pdf (or, without PDFs, .txt/.md) files, e.g. ../shared/data/course_pdfs")
+    p.add_argument("--limit", type=int, help="ask N of the mined questions, sampled with --seed (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    p.add_argument("--ext", help="comma-separated file types to use, e.g. pdf,txt (default: the PDFs if the folder "
+                                 "has any, else its .txt/.md files)")
+    p.add_argument("--verbose", action="store_true", help="also print examples of mined questions and answers")
+    json_option(p)
 
     benches = commands.group("bench", "Measure ingestion throughput and query latency.", "WHAT")
     p = benches.add(
@@ -37,6 +65,18 @@ def register(commands: Commands) -> None:
         "Query latency p50/p95 at each index size, with the components measured in the same run as the baseline.")
     p.add_argument("--sizes", default="10000,100000", help="comma-separated index sizes (default 10000,100000)")
     p.add_argument("--queries", type=int, default=200)
+    json_option(p)
+    p = benches.add(
+        "ask", bench_ask, "Ask latency p50/p95 through the chat service on a large class, against retrieval alone.",
+        "Build a class of N chunks from a BEIR corpus (default ../shared/data/scifact) through the document service, "
+        "ask its queries through ChatService.ask and print p50/p95/max, with the query embedding alone and retrieval "
+        "alone (embedding + fused search) timed on the same questions in the same run.")
+    p.add_argument("--chunks", type=int, default=10_000, help="chunks in the class (default 10000)")
+    p.add_argument("--queries", type=int, default=200, help="questions asked (default 200)")
+    p.add_argument("--data", default=str(Path("..") / "shared" / "data" / "scifact"), metavar="DIR",
+                   help="a BEIR folder with corpus.jsonl and queries.jsonl (default ../shared/data/scifact)")
+    p.add_argument("--db", metavar="DIR", help="keep the benchmark database and files in DIR and reuse them next "
+                                               "time (default: a temporary folder, built every run)")
     json_option(p)
 
 
@@ -56,6 +96,37 @@ def eval_squad(args: Namespace, cli: Cli) -> int:
     result = run_squad(Path(args.directory), cli.settings, limit=args.limit,
                        progress=None if args.json else cli.progress)
     cli.print_json(result) if args.json else print(format_squad(result))
+    return EXIT_OK
+
+
+def eval_coverage(args: Namespace, cli: Cli) -> int:
+    from core.measure.eval_coverage import run_coverage
+
+    result = run_coverage(Path(args.data), cli.settings, folds=args.folds, limit=args.limit or None,
+                          seed=args.seed, progress=None if args.json else cli.progress)
+    cli.print_json(result) if args.json else print(format_coverage(result))
+    return EXIT_OK
+
+
+def eval_definitions(args: Namespace, cli: Cli) -> int:
+    from core.measure.eval_definitions import run_definitions
+
+    extensions = [e.strip() for e in args.ext.split(",") if e.strip()] if args.ext else None
+    result = run_definitions(Path(args.data), cli.settings, limit=args.limit, seed=args.seed,
+                             extensions=extensions, progress=None if args.json else cli.progress)
+    if args.json:
+        cli.print_json(result)
+    else:
+        print(format_definitions(result, verbose=args.verbose))
+    return EXIT_OK
+
+
+def bench_ask(args: Namespace, cli: Cli) -> int:
+    from core.measure.bench_ask import bench_ask as run
+
+    result = run(cli.settings, chunks=args.chunks, n_queries=args.queries, data=Path(args.data),
+                 db_dir=Path(args.db) if args.db else None, progress=None if args.json else cli.progress)
+    cli.print_json(result) if args.json else print(format_bench_ask(result))
     return EXIT_OK
 
 
@@ -134,3 +205,75 @@ def format_bench_query(result: dict) -> str:
                  f" load average at the end {result.get('load_average_1m')} on"
                  f" {result.get('cpu_count')} CPUs)")
     return "\n".join(lines)
+
+
+def _ms(p: dict) -> str:
+    if not p.get("n"):
+        return "no samples"
+    return f"p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, max {p['max_ms']:.0f} ms"
+
+
+def _f(x) -> str:
+    return "  n/a" if x is None else f"{x:.3f}"
+
+
+def format_coverage(r: dict) -> str:
+    t = r["target"]
+    lines = [f"Coverage on {r['dataset']} ({len(r['articles'])} articles, {len(r['folds'])} folds, "
+             f"{r['limit_per_side_per_fold'] or 'all'} questions per side per fold, embedder {r['embedder']})",
+             f"{'fold':<6}{'in the class':<44}{'on ans.':>8}{'off ans.':>9}{'on R@5':>8}  latency"]
+    for f in r["folds"]:
+        lines.append(f"{f['fold']:<6}{', '.join(f['in_class'])[:43]:<44}{_f(f['on_topic_answered']):>8}"
+                     f"{_f(f['off_topic_answered']):>9}{_f(f['on_topic_recall@5']):>8}  {_ms(f['latency'])}")
+    o = r["overall"]
+    sizes = f"{o['on_topic_questions']} on-topic, {o['off_topic_questions']} off-topic"
+    lines.append(f"{'all':<6}{sizes:<44}"
+                 f"{_f(o['on_topic_answered']):>8}{_f(o['off_topic_answered']):>9}{_f(o['on_topic_recall@5']):>8}"
+                 f"  {_ms(o['latency'])}")
+    verdict = "meets" if o["meets_target"] else "misses"
+    lines.append(f"target: off-topic answered <= {t['off_topic_answered_max']:.2f} with on-topic answered >= "
+                 f"{t['on_topic_answered_min']:.2f}: {verdict} it")
+    lines.append("(answered = not 'nothing found'; on R@5 = answered and a gold answer in the first 5 cited passages)")
+    return "\n".join(lines)
+
+
+def format_definitions(r: dict, verbose: bool = False) -> str:
+    m = r["mining"]
+    lines = [
+        f"Definitions on {r['dataset']} ({r['files']} files, {r['chunks']} chunks in one class, embedder {r['embedder']})",
+        f"  mined: {m['definitional_sentences']} definitional sentences, {m['distinct_terms']} terms, "
+        f"{r['mined_questions']} defined once ({', '.join(f'{k} {v}' for k, v in m['by_pattern'].items())}); "
+        f"asked {r['questions']}",
+        f"  first citation on the defining page      {_f(r['first_citation_on_defining_page'])}",
+        f"  defining page in the top 5 citations     {_f(r['defining_page_in_top5'])}",
+        f"  first cited passage holds the sentence   {_f(r['first_citation_holds_sentence'])}",
+        f"  answer's first 200 chars hold half the definition's words  {_f(r['answer_holds_half_the_definition'])}",
+        f"  answered (not 'nothing found')           {_f(r['answered'])}",
+        f"  ask latency {_ms(r['latency'])}; ingest {r['ingest_seconds']} s",
+    ]
+    lines += [f"  INGEST FAILED {f}" for f in r["ingest_failed"]]
+    if verbose:
+        rows = r["rows"]
+        for row in rows[::max(1, len(rows) // 10)][:10]:  # spread over the documents
+            page = f" p{row['page']}" if row["page"] else ""
+            marks = " ".join(k for k in ("first_on_page", "top5_on_page", "words_in_answer") if row[k]) or "-"
+            lines += ["", f"  Q: {row['question']}   [{row['pattern']}; gold {row['document']}{page}]",
+                      f"     definition: {row['definition'][:160]}",
+                      f"     answer: {row['answer'][:200]}",
+                      f"     cited: {', '.join(row['cited']) or '-'}   hits: {marks}"]
+    return "\n".join(lines)
+
+
+def format_bench_ask(r: dict) -> str:
+    source = "reused from " + r["db"] if r["cached_db"] else "built in this run"
+    return "\n".join([
+        f"Ask latency on a class of {r['chunks']} chunks ({r['documents']} files from {r['dataset']}, {source}: "
+        f"{r['build_seconds']} s, {r['build_chunks_per_s']} chunks/s), model {r['model']}, {r['questions']} questions",
+        f"  ask (ChatService.ask, end to end)      {_ms(r['ask'])}",
+        f"  retrieval only (embed + search, k={r['retrieval_k']})  {_ms(r['retrieval_only'])}",
+        f"  query embedding only                  {_ms(r['query_embedding_only'])}",
+        f"  ask minus retrieval (per question)    {_ms(r['ask_minus_retrieval'])}",
+        f"  answered {_f(r['answered'])}, {r['mean_citations']} citations per answer; index build "
+        f"{r['index_build_s']} s, first ask {r['first_ask_s']} s",
+        f"  (load average {r['load_average_1m']} on {r['cpu_count']} CPUs)",
+    ])

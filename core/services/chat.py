@@ -140,7 +140,8 @@ class ChatService:
         if form.asks_definition:
             matches = _with_term_matches(index, matches, form, query_vec)
         coverage = judge_coverage(index.hybrid, query, matches)
-        return Retrieval(question, query, query_vec, form, coverage, select_sources(matches, form, MAX_SOURCES))
+        sources = select_sources(matches, form, MAX_SOURCES, coverage.term_weights)
+        return Retrieval(question, query, query_vec, form, coverage, sources)
 
     def _extractive(self, found: Retrieval) -> Answer:
         text = compose_extractive(self._embedder_factory(), found.query, found.query_vec, found.sources, found.form)
@@ -282,7 +283,8 @@ def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionFo
         for hit in index.hybrid.search(term, query_vec, k=RETRIEVE, mode="bm25"):
             if hit.chunk_id not in seen:
                 seen.add(hit.chunk_id)
-                extra.append(Match(index.chunks[hit.chunk_id], hit.score, hit.cosine))
+                # a BM25 score is on another scale than the fused one: these rank on what they define
+                extra.append(Match(index.chunks[hit.chunk_id], 0.0, hit.cosine))
     return matches + extra
 
 
