@@ -35,14 +35,13 @@ def compose_extractive(embedder: Embedder, question: str, query_vec: np.ndarray,
     """The answer's sentences, each followed by its [n]: the definitions of the asked terms
     first (when the sources have them), then the sentences closest to the question."""
     pool = sources if form.asks_definition else sources[:COMPOSE_FROM]
-    candidates: list[Candidate] = []
+    sentences: list[Candidate] = []
     for src in pool:
-        for pos, sentence in enumerate(split_sentences(src.text)[:MAX_SENTENCES_PER_SOURCE]):
-            if is_statement(sentence):
-                candidates.append((src.n, pos, sentence))
-    if not candidates:
+        sentences.extend((src.n, pos, s) for pos, s in enumerate(split_sentences(src.text)))
+    chosen = _definitions(sentences, form)  # a glossary line with a formula still defines its term
+    candidates = [c for c in sentences if c[1] < MAX_SENTENCES_PER_SOURCE and is_statement(c[2])]
+    if not candidates and not chosen:
         return f"{sources[0].text.strip()} [{sources[0].n}]"
-    chosen = _definitions(candidates, form)
     rest = [c for c in candidates if c[0] <= COMPOSE_FROM and c not in chosen]
     if rest and len(chosen) < ANSWER_SENTENCES:
         rest = lexical_shortlist(question, rest, SHORTLIST)

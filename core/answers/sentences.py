@@ -6,7 +6,9 @@ them answered "What is a recursive function?" with an exercise; these checks kee
 """
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 
 from core.search.terms import tokenize
 
@@ -23,7 +25,7 @@ _EXERCISE = re.compile(
 _CODE = re.compile(
     r">>>|^\s*(?:def|class)\s+\w+\s*[(:]|^\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\b)"
     r"|^\s*(?:return|print)\b\s*[(\w]|^\s*(?:for|while|if|elif|with)\b[^.]*:\s*$|^\s*(?:else|try|finally)\s*:"
-    r"|\w+\([^)]*\)\s*(?:$|[:;=])|^\s*[\w.\[\]]+\s*[+\-*/]?=\s*\S|[{};]\s*$|Traceback \(most recent call last\)"
+    r"|^\s*[\w.\[\]]+\s*[+\-*/]?=\s*\S|[{};]\s*$|Traceback \(most recent call last\)"
     r"|File \"[^\"]+\", line \d+|^\s*\w*(?:Error|Exception|Warning):", re.M)
 _SYMBOLS = re.compile(r"[=(){}\[\]<>#$_\\/|^~`@*+]")
 _MAX_SYMBOL_SHARE = 0.08  # share of characters that are code punctuation; prose rarely passes 3 %
@@ -44,40 +46,28 @@ def is_statement(sentence: str) -> bool:
 
 
 # How a sentence defines a term T (T matched on its stems, so "tuples" defines "tuple"):
-#   "A T is ...", "Ts are ...", "In Python, a T is ...", "T: the process of ..." (glossary),
-#   "T refers to / means / is defined as / denotes ...", "... is called (a) T", "known as T".
+#   "A T is ...", "Ts are ...", "In Python, a T is ...", "T: the process of ..." (glossary; also
+#   "T – ...", "T ― ..." as cheat-sheets write it), "T refers to / means / is defined as ...",
+#   "... is called (a) T", "known as T".
 _COPULA = r"(?:is|are|was|were|means|denotes|refers\s+to|describes|is\s+defined\s+as|are\s+defined\s+as|can\s+be\s+defined\s+as)"
 _NAMING = r"(?:is|are)\s+(?:called|named|known\s+as|termed|referred\s+to\s+as)|(?:called|known\s+as|termed)"
+_GLOSSARY_DASH = r"(?:[:\u2013\u2014\u2015]|\s-\s)"
+_PAREN = r"(?:\s*\([^)]{0,60}\))?"
+_ARTICLE = r"(?:(?:a|an|the)\s+)?"
 STRONG, WEAK = 1.0, 0.5
 
 
-def definition_strength(sentence: str, term: str) -> float:
-    """STRONG when the sentence has the shape of a definition of `term`, WEAK when it names the
-    term and says what it is in a looser way, 0.0 otherwise."""
-    if not is_statement(sentence) and not _GLOSSARY_LINE.match(sentence):
-        return 0.0
-    pattern = _term_pattern(term)
-    if pattern is None:
-        return 0.0
-    t = rf"(?:{pattern})"
-    lead = r"^(?:[^,.;:]{0,60},\s*)?(?:(?:a|an|the)\s+)?"
-    if re.search(rf"{lead}{t}\s*(?:\([^)]{{0,60}}\)\s*)?,?\s*{_COPULA}\b", sentence, re.I):
-        return STRONG
-    if re.match(rf"^\W{{0,3}}(?:(?:a|an|the)\s+)?{t}\s*(?:\([^)]{{0,60}}\))?\s*[:\u2013\u2014]\s*\S", sentence, re.I):
-        return STRONG
-    if re.search(rf"(?:{_NAMING})\s+(?:(?:a|an|the)\s+)?[\"'\u201c\u2018*_]?{t}\b", sentence, re.I):
-        return STRONG
-    stems = set(tokenize([term])[0])
-    if stems and stems <= set(tokenize([sentence])[0]) and re.search(rf"\b{_COPULA}\b", sentence, re.I):
-        return WEAK
-    return 0.0
+@dataclass(frozen=True)
+class _TermPatterns:
+    copula: re.Pattern  # "A T is", "In Python, a T is"
+    glossary: re.Pattern  # "T: ...", "❒ T – ..."
+    naming: re.Pattern  # "is called T"
+    anywhere: re.Pattern  # any of the three shapes anywhere in a passage (a cheap first look)
+    stems: frozenset[str]
 
 
-_GLOSSARY_LINE = re.compile(r"^\W{0,3}[\w][\w \-'/]{0,60}\s*(?:\([^)]{0,60}\))?\s*[:\u2013\u2014]\s+\S.{12,}")
-
-
-def _term_pattern(term: str) -> str | None:
-    """A regex for the term's words in sequence, each allowing a plural or common suffix."""
+@functools.lru_cache(maxsize=256)
+def _patterns(term: str) -> _TermPatterns | None:
     words = re.findall(r"[\w'+#.-]+", term)
     if not words:
         return None
@@ -85,4 +75,40 @@ def _term_pattern(term: str) -> str | None:
     for word in words:
         stem = re.escape(word.lower().rstrip("s") if len(word) > 3 and word.lower().endswith("s") else word.lower())
         parts.append(rf"{stem}(?:s|es|ies|ing|ed|al|ion)?")
-    return r"\b" + r"[\s\-]+".join(parts) + r"\b"
+    t = r"\b" + r"[\s\-]+".join(parts) + r"\b"
+    copula = rf"{t}{_PAREN}\s*,?\s*{_COPULA}\b"
+    glossary = rf"{t}{_PAREN}\s*{_GLOSSARY_DASH}\s*\S"
+    naming = rf"(?:{_NAMING})\s+{_ARTICLE}[\"'\u201c\u2018*_]?{t}"
+    return _TermPatterns(
+        copula=re.compile(rf"^(?:[^,.;:]{{0,60}},\s*)?\W{{0,3}}{_ARTICLE}{copula}", re.I),
+        glossary=re.compile(rf"^\W{{0,3}}{_ARTICLE}{glossary}", re.I),
+        naming=re.compile(naming, re.I),
+        anywhere=re.compile(rf"{copula}|{glossary}|{naming}", re.I),
+        stems=frozenset(tokenize([term])[0]),
+    )
+
+
+def definition_strength(sentence: str, term: str) -> float:
+    """STRONG when the sentence has the shape of a definition of `term`, WEAK when it names the
+    term and says what it is in a looser way, 0.0 otherwise."""
+    p = _patterns(term)
+    if p is None:
+        return 0.0
+    if p.glossary.match(sentence) and len(sentence) >= _MIN_GLOSSARY_CHARS:
+        return STRONG  # a glossary entry may hold a formula: it is still the definition
+    if not is_statement(sentence):
+        return 0.0
+    if p.copula.search(sentence) or p.naming.search(sentence):
+        return STRONG
+    if p.stems and p.stems <= set(tokenize([sentence])[0]) and re.search(rf"\b{_COPULA}\b", sentence, re.I):
+        return WEAK
+    return 0.0
+
+
+def may_define(text: str, term: str) -> bool:
+    """A cheap first look: does the passage have a definition's shape for the term anywhere?"""
+    p = _patterns(term)
+    return p is not None and p.anywhere.search(text) is not None
+
+
+_MIN_GLOSSARY_CHARS = 20  # "LASSO: Ridge" is a table row; a definition says more

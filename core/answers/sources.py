@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.answers.model import Citation
 from core.answers.questions import QuestionForm
-from core.answers.sentences import definition_strength, is_statement
+from core.answers.sentences import STRONG, definition_strength, is_statement
 from core.ingest.text import split_sentences
 from core.search.cache import Match
 from core.search.terms import tokenize
@@ -47,15 +47,13 @@ def select_sources(matches: Sequence[Match], form: QuestionForm, limit: int,
     for match in matches:
         if match.cosine < MIN_RELEVANCE:
             continue
-        sentences = [s for s in split_sentences(match.chunk.text) if is_statement(s)]
-        if not sentences:
+        sentences = split_sentences(match.chunk.text)
+        defines = max((definition_strength(s, term) for s in sentences for term in form.terms), default=0.0)
+        if not defines and not any(is_statement(s) for s in sentences):
             continue  # a title or heading only: nothing in it answers anything
         terms = set(tokenize([match.chunk.text])[0])
         held = sum(w for t, w in weights.items() if t in terms) / total_weight
-        candidate = _Candidate(match, match.score / top_score + WORDS_WEIGHT * held, terms, sentences)
-        if form.asks_definition:
-            candidate.defines = max((definition_strength(s, term) for s in sentences for term in form.terms),
-                                    default=0.0)
+        candidate = _Candidate(match, match.score / top_score + WORDS_WEIGHT * held, terms, sentences, defines)
         candidates.append(candidate)
     kept = _collapse_duplicates(candidates)
     # a passage that defines the asked term first; then by relevance
@@ -96,3 +94,10 @@ def _citation(n: int, match: Match) -> Citation:
     chunk = match.chunk
     return Citation(n, chunk.document_id, chunk.filename, chunk.page, chunk.text, match.cosine,
                     getattr(chunk, "page_label", None))
+
+
+def defines_asked_term(sources: Sequence[Citation], form: QuestionForm) -> bool:
+    """Whether the first source (sources that define come first) defines an asked term outright."""
+    if not sources or not form.asks_definition:
+        return False
+    return any(definition_strength(s, term) == STRONG for s in split_sentences(sources[0].text) for term in form.terms)

@@ -51,7 +51,9 @@ _BULLET = re.compile(r"^(?:[\u2022\u2023\u25aa\u25ab\u25cf\u25cb\u25e6\u2043\u22
 _HEADING = re.compile(r"^#{1,6}\s")
 # A sentence end: terminal punctuation, optional closing quotes/brackets, whitespace, then
 # something that can open a sentence (capital, digit, opening quote or bracket).
-_BOUNDARY = re.compile(r"([.!?\u2026]+)([\"'\u2019\u201d)\]]*)\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9\u00c0-\u00de])")
+_BULLET_SYMBOLS = "\u2022\u2023\u25aa\u25ab\u25cf\u25cb\u25e6\u2043\u2219\u27a2\u2794\u25b6\u25ba\u2713\u2714\u274f\u2752\u25a1\u25a0"
+# ... or a bullet symbol: PDFs often run a slide's bullets into one line ("... threshold. ❒ ROC – ...")
+_BOUNDARY = re.compile(r"([.!?\u2026]+)([\"'\u2019\u201d)\]]*)\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9\u00c0-\u00de]|[" + _BULLET_SYMBOLS + "])")
 _ENUMERATOR = re.compile(r"^\(?(?:[0-9]{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]$")  # "1." starting a list item
 _LAST_TOKEN = re.compile(r"(\S+)$")
 # Lines shorter than this that are followed by a capitalised line are headings or slide
@@ -76,7 +78,15 @@ def _is_abbreviation(before: str) -> bool:
 
 
 def _split_unit(unit: str) -> list[str]:
-    """Split one run of prose (no line breaks) at sentence ends."""
+    """Split one run of prose (no line breaks) at sentence ends, and before a bullet symbol."""
+    return [s for part in _INLINE_BULLET.split(unit) for s in _split_sentences(part)]
+
+
+# a bullet symbol then a space, inside a line: the PDF ran a slide's bullets together
+_INLINE_BULLET = re.compile(r"\s+(?=[" + _BULLET_SYMBOLS + r"]\s)")
+
+
+def _split_sentences(unit: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(unit):

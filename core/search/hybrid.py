@@ -114,6 +114,20 @@ class HybridIndex:
                 out[term] = int(np.count_nonzero(self._bm25.get_scores_from_ids([term_id])))
         return out
 
+    def holding(self, terms: Sequence[str], query_vec: np.ndarray, limit: int) -> list[Hit]:
+        """Chunks that hold every one of the (analysed) terms, the best BM25 matches first."""
+        if self._bm25 is None or not terms or any(t not in self._vocab for t in terms):
+            return []
+        holding = None
+        for term in terms:
+            has = self._bm25.get_scores_from_ids([self._vocab[term]]) > 0
+            holding = has if holding is None else holding & has
+        scores = self._bm25.get_scores_from_ids([self._vocab[t] for t in terms])
+        positions = np.flatnonzero(holding)
+        positions = positions[np.argsort(-scores[positions], kind="stable")][:limit]
+        cos = self._emb[positions] @ np.asarray(query_vec, dtype=np.float32).ravel()
+        return [Hit(int(self._ids[p]), float(scores[p]), float(c), float(scores[p])) for p, c in zip(positions, cos)]
+
     def bm25_candidates(self, query: str, n: int,
                         scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return (positions, BM25 scores) of the n best matching chunks (score > 0)."""

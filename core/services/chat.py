@@ -17,7 +17,7 @@ from core.answers.coverage import Coverage, judge_coverage
 from core.answers.extractive import compose_extractive
 from core.answers.model import Answer, Citation
 from core.answers.questions import QuestionForm, is_follow_up, question_form
-from core.answers.sources import select_sources
+from core.answers.sources import defines_asked_term, select_sources
 from core.database import Database
 from core.errors import ValidationError
 from core.events import log_event
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 MAX_QUESTION_CHARS = 2000
 RETRIEVE = 12  # passages retrieved; duplicates and headings are dropped before MAX_SOURCES are kept
 DEFINITION_DEPTH = 20  # a definition question looks deeper: the glossary page may rank low on words
+DEFINITION_SCAN = 2000  # passages holding the term checked for a definition's shape (a regex each)
+DEFINITION_LOOKUPS = 4  # passages with a definition's shape added per term
 MAX_SOURCES = 5  # passages shown as sources
 NAMED_UNKNOWN_WORDS = 2
 RELATED = 3  # closest passages shown when the material does not cover the question
@@ -141,6 +143,9 @@ class ChatService:
             matches = _with_term_matches(index, matches, form, query_vec)
         coverage = judge_coverage(index.hybrid, query, matches)
         sources = select_sources(matches, form, MAX_SOURCES, coverage.term_weights)
+        if not coverage.covered and defines_asked_term(sources, form):
+            # the material defines the very term asked about: that is coverage, whatever the scores
+            coverage = replace(coverage, covered=True)
         return Retrieval(question, query, query_vec, form, coverage, sources)
 
     def _extractive(self, found: Retrieval) -> Answer:
@@ -275,16 +280,26 @@ class ChatService:
 
 def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionForm,
                        query_vec: np.ndarray) -> list[Match]:
-    """Add the passages that use the asked term(s) most (BM25 on the term alone): a glossary
-    entry is short and may not rank on the whole question."""
+    """Add the passages that define the asked term(s): of the passages holding all the term's
+    words (best BM25 first), those with a definition's shape. A glossary entry is short and
+    may not rank on the whole question, nor on the term in a book that uses it on every page."""
+    from core.answers.sentences import may_define
+    from core.search.terms import tokenize
+
     seen = {m.chunk.chunk_id for m in matches}
     extra = []
     for term in form.terms:
-        for hit in index.hybrid.search(term, query_vec, k=RETRIEVE, mode="bm25"):
-            if hit.chunk_id not in seen:
-                seen.add(hit.chunk_id)
-                # a BM25 score is on another scale than the fused one: these rank on what they define
-                extra.append(Match(index.chunks[hit.chunk_id], 0.0, hit.cosine))
+        found = 0
+        for hit in index.hybrid.holding(tokenize([term])[0], query_vec, limit=DEFINITION_SCAN):
+            chunk = index.chunks[hit.chunk_id]
+            if hit.chunk_id in seen or not may_define(chunk.text, term):
+                continue
+            seen.add(hit.chunk_id)
+            # no fused score for these: they rank on what they define
+            extra.append(Match(chunk, 0.0, hit.cosine))
+            found += 1
+            if found == DEFINITION_LOOKUPS:
+                break
     return matches + extra
 
 
