@@ -25,6 +25,10 @@ ANSWER_SENTENCES = 3
 COMPOSE_FROM = 5
 MAX_SENTENCES_PER_SOURCE = 12
 SHORTLIST = 8  # sentences embedded per answer, picked by word overlap first
+# Weight of the question's words beside the embedding's closeness when picking sentences: on the
+# other half of SQuAD's questions (not the half the shortlist was sized on) the answer held a gold
+# answer 0.860 with meaning alone, 0.877 / 0.879 / 0.872 at 0.3 / 0.5 / 0.8.
+LEXICAL_WEIGHT = 0.4
 
 
 Candidate = tuple[int, int, str]  # (source n, position in the passage, sentence)
@@ -46,8 +50,9 @@ def compose_extractive(embedder: Embedder, question: str, query_vec: np.ndarray,
     if rest and len(chosen) < ANSWER_SENTENCES:
         rest = lexical_shortlist(question, rest, SHORTLIST)
         vectors = embedder.embed([c[2] for c in rest])
-        # closeness to the question, nudged toward the better-ranked passage
-        scores = vectors @ query_vec - 0.02 * np.array([c[0] for c in rest])
+        # closeness to the question in meaning and in words, nudged toward the better-ranked passage
+        scores = (vectors @ query_vec + LEXICAL_WEIGHT * np.array(word_overlaps(question, rest))
+                  - 0.02 * np.array([c[0] for c in rest]))
         for i in np.argsort(-scores):
             if len(chosen) == ANSWER_SENTENCES:
                 break
@@ -81,10 +86,16 @@ def lexical_shortlist(question: str, candidates: list[Candidate], size: int) -> 
     ties keep the better-ranked passage. Order within the result is the candidates' order."""
     if len(candidates) <= size:
         return candidates
+    overlap = word_overlaps(question, candidates)
+    keep = sorted(range(len(candidates)), key=lambda i: (-overlap[i], i))[:size]
+    return [candidates[i] for i in sorted(keep)]
+
+
+def word_overlaps(question: str, candidates: Sequence[Candidate]) -> list[float]:
+    """Each candidate's share of the question's words, the rarer among the candidates weighing more."""
     query_terms = set(tokenize([question])[0])
     term_sets = [set(t) for t in tokenize([c[2] for c in candidates])]
     df = {t: sum(t in terms for terms in term_sets) for t in query_terms}
     weight = {t: math.log(1 + len(candidates) / df[t]) for t in query_terms if df[t]}
-    overlap = [sum(weight.get(t, 0.0) for t in terms & query_terms) for terms in term_sets]
-    keep = sorted(range(len(candidates)), key=lambda i: (-overlap[i], i))[:size]
-    return [candidates[i] for i in sorted(keep)]
+    total = sum(weight.values()) or 1.0
+    return [sum(weight.get(t, 0.0) for t in terms & query_terms) / total for terms in term_sets]
