@@ -90,7 +90,8 @@ class HybridIndex:
         if self._dense is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         q = np.ascontiguousarray(query_vec, dtype=np.float32).reshape(1, -1)
-        scores, pos = self._dense.search(q, min(n, len(self)))
+        with native.faiss_single_thread():
+            scores, pos = self._dense.search(q, min(n, len(self)))
         keep = pos[0] >= 0
         return pos[0][keep], scores[0][keep]
 

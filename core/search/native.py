@@ -6,9 +6,11 @@ Every global change ClassGPT makes to a library lives in this file, with the mea
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from types import ModuleType
 
 
@@ -16,10 +18,23 @@ from types import ModuleType
 def faiss() -> ModuleType:
     import faiss as lib
 
-    # One query at a time: FAISS's OpenMP team made a single flat search 3x slower on two
-    # cores (~31 ms vs ~10 ms at 100k vectors, measured), so search on one thread.
-    lib.omp_set_num_threads(1)
     return lib
+
+
+@contextlib.contextmanager
+def faiss_single_thread() -> Iterator[None]:
+    """One query at a time: FAISS's OpenMP team made a single flat search 3x slower on two cores
+    (~31 ms vs ~10 ms at 100k vectors, measured), so search on one thread. Only around the search:
+    FAISS and torch share one OpenMP runtime, and a process-wide omp_set_num_threads(1) made on
+    FAISS's first import (after torch had started) left torch's embedding on one core for the
+    rest of the process: ask p50 ~125 ms became ~430 ms (bench ask, 10k chunks)."""
+    lib = faiss()
+    before = lib.omp_get_max_threads()
+    lib.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.omp_set_num_threads(before)
 
 
 @functools.cache
