@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.answers.model import Citation
+from core.services.chat import Citation
 from core.errors import ClassGPTError, NotFound
 from core.services import Services
 from core.services.actors import Actor
