@@ -44,8 +44,8 @@ for i, message in enumerate(history):
         if message.role == "assistant":
             seen += 1
             if message.notice:
-                st.caption(inline(message.notice), help=None)
-            if message.model:
+                st.caption(inline(message.notice))
+            if message.model and message.citations:  # a model's "not covered" cites nothing to check
                 st.caption(f"Written by {inline(message.model)} from the cited sources; every sentence checked against them.")
             eager = seen > answers_seen - EAGER_ANSWERS
             show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=eager)
