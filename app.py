@@ -11,7 +11,7 @@ import streamlit as st
 from pydantic import ValidationError as PydanticValidationError
 
 from core.errors import ConfigError
-from ui import auth
+from ui import auth, join
 from ui.safe import inline
 from ui.state import entering, get_services, page_path, warm_up_model
 from ui.widgets import shown_errors
@@ -25,6 +25,7 @@ except (ConfigError, PydanticValidationError) as exc:  # e.g. production without
     st.stop()
 
 actor = auth.gate(services)
+join.from_link(services, actor)  # a `?join=CODE` link: joins once someone is signed in
 # less empty space above each page's title (Streamlit's default suits a page without navigation)
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")
 

@@ -1,13 +1,20 @@
-"""My classes: create one, join one with a code, and (instructors) rename or delete."""
+"""My classes: join one with a code, create one, and (instructors) the roster, the join link,
+rotate the code, rename or delete.
+
+Someone who teaches a class sees "Create a class" beside "Join a class" above the list, as before.
+Everyone else (students, and new accounts in no class) sees their classes and the join form
+first: creating a class is rarely a student's first action, so it waits in a closed expander.
+"""
 from __future__ import annotations
 
 import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.auth import client_address
+from ui.join import join_link
 from ui.safe import block, inline
 from ui.state import get_services, page_path, require_actor, select_class
-from ui.widgets import delete_with_confirmation, role_badge, show_error, when
+from ui.widgets import delete_with_confirmation, role_badge, show_error, when, with_confirmation
 
 ss = st.session_state
 actor = require_actor()
@@ -22,40 +29,41 @@ if created := ss.pop("classgpt_created_class", None):
 if flash := ss.pop("classgpt_classes_flash", None):
     st.success(flash)
 
-create_col, join_col = st.columns(2)
-with create_col, st.form("create_class", clear_on_submit=True, border=True):
-    st.subheader("Create a class")
-    name = st.text_input("Class name", placeholder="e.g. Biology 101", key="new_class_name")
-    description = st.text_input("Description (optional)", key="new_class_description")
-    if st.form_submit_button("Create class", type="primary", icon=":material/add:"):
-        try:
-            info = classes_svc.create(actor, name, description)
-        except ClassGPTError as exc:
-            show_error(exc)
-        else:
-            select_class(info.id)
-            ss["classgpt_created_class"] = (info.name, info.join_code)
-            st.rerun()
-with join_col, st.form("join_class", clear_on_submit=True, border=True):
-    st.subheader("Join a class")
-    code = st.text_input("Join code", placeholder="8 letters and digits from your instructor", key="join_code")
-    st.caption("Your instructor shares the code in class or on the syllabus.")
-    if st.form_submit_button("Join class", icon=":material/group_add:"):
-        try:
-            info = classes_svc.join(actor, code, client_address(services))
-        except ClassGPTError as exc:
-            show_error(exc)
-        else:
-            select_class(info.id)
-            ss["classgpt_classes_flash"] = f"You joined **{inline(info.name)}**. Ask away on the Chat page."
-            st.rerun()
-
 classes = classes_svc.list_for(actor)
-st.divider()
-if not classes:
-    st.info("You are not in any class yet. **Create a class** if you teach one, or **join** with the code "
-            "your instructor gave you.", icon=":material/waving_hand:")
-    st.stop()
+teaches = any(c.can_manage for c in classes)
+
+
+def create_form(heading: bool) -> None:
+    with st.form("create_class", clear_on_submit=True, border=True):
+        if heading:
+            st.subheader("Create a class")
+        name = st.text_input("Class name", placeholder="e.g. Biology 101", key="new_class_name")
+        description = st.text_input("Description (optional)", key="new_class_description")
+        if st.form_submit_button("Create class", type="primary", icon=":material/add:"):
+            try:
+                info = classes_svc.create(actor, name, description)
+            except ClassGPTError as exc:
+                show_error(exc)
+            else:
+                select_class(info.id)
+                ss["classgpt_created_class"] = (info.name, info.join_code)
+                st.rerun()
+
+
+def join_form(heading: str) -> None:
+    with st.form("join_class", clear_on_submit=True, border=True):
+        st.subheader(heading)
+        code = st.text_input("Join code", placeholder="8 letters and digits from your instructor", key="join_code")
+        st.caption("Your instructor shares the code (or a join link) in class or on the syllabus.")
+        if st.form_submit_button("Join class", icon=":material/group_add:"):
+            try:
+                info = classes_svc.join(actor, code, client_address(services))
+            except ClassGPTError as exc:
+                show_error(exc)
+            else:
+                select_class(info.id)
+                ss["classgpt_classes_flash"] = f"You joined **{inline(info.name)}**. Ask away on the Chat page."
+                st.rerun()
 
 
 def open_page(class_id: int, page) -> None:
@@ -63,7 +71,47 @@ def open_page(class_id: int, page) -> None:
     st.switch_page(page)
 
 
-for klass in classes:
+def roster(klass) -> None:
+    """The class's members with a remove button per student, and the join code's rotation."""
+    members = classes_svc.roster(actor, klass.id)
+    widths = [3, 4, 3, 3, 1]
+    for column, title in zip(st.columns(widths), ("Name", "Email", "Joined", "Last question")):
+        column.markdown(f"**{title}**")
+    for m in members:
+        name_col, email_col, joined_col, asked_col, remove_col = st.columns(widths, vertical_alignment="center")
+        name_col.markdown(inline(m.name or "—") + (" · *instructor*" if m.role == "instructor" else ""))
+        email_col.markdown(inline(m.email))
+        joined_col.caption(when(m.joined))
+        asked_col.caption(when(m.last_question) or "never")
+        if m.role != "student":
+            continue
+
+        def remove(m=m) -> None:
+            classes_svc.remove_member(actor, klass.id, m.user_id)
+            ss["classgpt_classes_flash"] = f"Removed **{inline(m.label)}** from **{inline(klass.name)}**."
+
+        with_confirmation(
+            f"member_{klass.id}_{m.user_id}", place=remove_col, on_confirm=remove, help="Remove from the class",
+            yes="Yes, remove", icon=":material/person_remove:",
+            warning=f"Remove **{inline(m.label)}** ({inline(m.email)}) from **{inline(klass.name)}**? They lose "
+                    "access at once; the join code still lets them back in, so rotate it if they must stay out.")
+    if not any(m.role == "student" for m in members):
+        st.caption("No students yet: share the join code or the join link.")
+    st.divider()
+
+    def rotate() -> None:
+        code = classes_svc.rotate_join_code(actor, klass.id)
+        ss["classgpt_classes_flash"] = (f"New join code for **{inline(klass.name)}**: `{code}`. The old code and "
+                                        "link no longer work.")
+
+    with_confirmation(
+        str(klass.id), action="rotate", yes="Yes, rotate", label="Rotate the join code",
+        icon=":material/autorenew:", on_confirm=rotate,
+        warning=f"Give **{inline(klass.name)}** a new join code? The current code and link stop working at once "
+                "(students already in the class stay); share the new one.")
+
+
+def class_card(klass) -> None:
     with st.container(border=True, key=f"class_{klass.id}"):
         title_col, badge_col = st.columns([5, 1], vertical_alignment="center")
         title_col.subheader(inline(klass.name), anchor=False)
@@ -76,6 +124,8 @@ for klass in classes:
         if klass.join_code:
             st.markdown("**Join code** — share it with your students:")
             st.code(klass.join_code, language=None)
+            st.markdown("**Join link** — opens the class for them, after they log in or register:")
+            st.code(join_link(klass.join_code), language=None)
         chat_col, docs_col, _ = st.columns(3)
         if chat_col.button("Ask questions", key=f"chat_{klass.id}", icon=":material/chat:", type="primary",
                            width="stretch"):
@@ -84,7 +134,7 @@ for klass in classes:
                            width="stretch"):
             open_page(klass.id, page_path("documents"))
         if not klass.can_manage:
-            continue
+            return
         with st.expander("Manage class", icon=":material/settings:"):
             with st.form(f"rename_{klass.id}", border=False):
                 new_name = st.text_input("Name", value=klass.name, key=f"rename_name_{klass.id}")
@@ -99,7 +149,7 @@ for klass in classes:
                         st.rerun()
             st.divider()
 
-            def delete_class(klass=klass) -> None:
+            def delete_class() -> None:
                 classes_svc.delete(actor, klass.id)
                 ss["classgpt_classes_flash"] = f"Deleted **{inline(klass.name)}**."
 
@@ -107,3 +157,25 @@ for klass in classes:
                 str(klass.id), label="Delete class…", on_confirm=delete_class,
                 warning=f"Delete **{inline(klass.name)}** with its {docs} document(s) and every student's chat? "
                         "This cannot be undone.")
+        with st.expander("Roster and join code", icon=":material/groups:"):
+            roster(klass)
+
+
+if teaches:
+    create_col, join_col = st.columns(2)
+    with create_col:
+        create_form(heading=True)
+    with join_col:
+        join_form("Join a class")
+    st.divider()
+    for klass in classes:
+        class_card(klass)
+else:
+    if not classes:
+        st.info("You are not in any class yet. **Join** with the code your instructor gave you, or "
+                "**create a class** below if you teach one.", icon=":material/waving_hand:")
+    for klass in classes:
+        class_card(klass)
+    join_form("Join with a code")
+    with st.expander("Create a class", icon=":material/add:"):
+        create_form(heading=False)

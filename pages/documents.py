@@ -27,7 +27,7 @@ STATUS_LABELS = {"ready": ":green[:material/check_circle: Ready]",
                  "failed": ":red[:material/error: Failed]"}
 
 
-def process(files) -> None:
+def process(files, include_notes: bool = False) -> None:
     """Ingest each file with its own status box and progress bar; remember the outcome."""
     outcomes = []
     for upload in files:
@@ -39,7 +39,8 @@ def process(files) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=stage.capitalize())
 
             try:
-                result = documents.upload(actor, klass.id, upload.name, upload.getvalue(), progress=progress)
+                result = documents.upload(actor, klass.id, upload.name, upload.getvalue(), progress=progress,
+                                          include_notes=include_notes)
             except ClassGPTError as exc:  # e.g. no longer an instructor of this class
                 box.update(label=f"**{name}**: {inline(exc)}", state="error")
                 outcomes.append(("error", f"**{name}**: {inline(exc)}"))
@@ -60,13 +61,15 @@ def process(files) -> None:
 if klass.can_manage:
     with st.form("upload", clear_on_submit=True):
         files = st.file_uploader(
-            "Add course material", type=["pdf", "txt", "md", "markdown"], accept_multiple_files=True,
+            "Add course material", type=["pdf", "pptx", "docx", "txt", "md", "markdown"], accept_multiple_files=True,
             max_upload_size=max(1, math.ceil(services.settings.max_upload_mb)),  # the browser refuses bigger files
-            help=f"PDF, plain text or Markdown, up to {services.settings.max_upload_mb:g} MB each. "
-                 "Scanned PDFs need a text layer (OCR) first.")
+            help=f"PDF, PowerPoint (.pptx), Word (.docx), plain text or Markdown, up to "
+                 f"{services.settings.max_upload_mb:g} MB each. Scanned PDFs need a text layer (OCR) first.")
+        include_notes = st.checkbox("Index speaker notes (they often hold private remarks)", value=False,
+                                    help="PowerPoint decks only: students could be shown what the notes say.")
         submitted = st.form_submit_button("Upload and process", type="primary", icon=":material/upload:")
     if submitted and files:
-        process(files)
+        process(files, include_notes)
     elif submitted:
         st.warning("Choose one or more files first.")
     elif outcomes := ss.pop("classgpt_upload_outcomes", None):

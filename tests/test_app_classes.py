@@ -55,7 +55,7 @@ def test_join_with_a_code_as_a_student(app_env, svc, users):
     assert [c.role for c in svc.classes.list_for(stu)] == ["student"]
     # students see neither the join code nor the instructor's controls
     assert klass.join_code not in [c.value for c in at.code]
-    assert not at.expander
+    assert [e.label for e in at.expander] == ["Create a class"]  # no "Manage class", no roster
     assert any("Student" in str(m.value) for m in at.markdown)
 
 

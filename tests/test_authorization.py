@@ -105,12 +105,15 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "classes.list_for": ("account", lambda w, a: w.services.classes.list_for(a)),
     "classes.rename": ("instructor", lambda w, a: w.services.classes.rename(a, w.klass, "Taken over")),
     "classes.delete": ("instructor", lambda w, a: w.services.classes.delete(a, w.klass)),
+    "classes.roster": ("instructor", lambda w, a: w.services.classes.roster(a, w.klass)),
+    "classes.rotate_join_code": ("instructor", lambda w, a: w.services.classes.rotate_join_code(a, w.klass)),
     "documents.upload": ("instructor", lambda w, a: w.services.documents.upload(a, w.klass, "x.txt", b"Some text.")),
     "documents.list": ("reader", lambda w, a: w.services.documents.list(a, w.klass)),
     "documents.failures": ("instructor", lambda w, a: w.services.documents.failures(a, w.klass)),
     "documents.download": ("reader", lambda w, a: w.services.documents.download(a, w.document)),
     "documents.download_url": ("reader", lambda w, a: w.services.documents.download_url(a, w.document)),
     "documents.page_preview": ("reader", lambda w, a: w.services.documents.page_preview(a, w.document, 1, 100)),
+    "documents.page_text": ("reader", lambda w, a: w.services.documents.page_text(a, w.document, 1)),
     "documents.delete": ("instructor", lambda w, a: w.services.documents.delete(a, w.document)),
     # "reader" and more: only the answer's own asker may rate it (test_feedback). Listed before
     # chat.clear_history: the allowed-callers test runs the rows in order, and clearing removes the answer
@@ -122,6 +125,9 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "chat.history": ("reader", lambda w, a: w.services.chat.history(a, w.klass)),
     "chat.clear_history": ("reader", lambda w, a: w.services.chat.clear_history(a, w.klass)),
     "status.report": ("admin", lambda w, a: w.services.status.report(a)),
+    # last: the allowed-callers test runs the rows in order, and this takes the classmate out
+    "classes.remove_member": ("instructor", lambda w, a: w.services.classes.remove_member(
+        a, w.klass, w.classmate.user_id)),
 }
 
 LEGACY_READS: dict[str, Call] = {  # the legacy rule, for signed-in accounts only
@@ -162,7 +168,7 @@ def fingerprint(w: World) -> dict:
         counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
                   if t.name not in ("throttle", "user_sessions", "query_log")}
         return {"counts": counts,
-                "classes": sorted(s.execute(select(Class.id, Class.name, Class.user_id)).all()),
+                "classes": sorted(s.execute(select(Class.id, Class.name, Class.user_id, Class.join_code)).all()),
                 "admins": sorted(s.scalars(select(User.email).where(User.is_admin)).all()),
                 "enrollments": sorted((e.class_id, str(e.user_id), e.role) for e in s.scalars(select(Enrollment))),
                 "documents": sorted(s.scalars(select(Document.id)).all()),

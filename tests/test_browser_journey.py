@@ -224,7 +224,8 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     _settle(page)
     expect(page.get_by_role("heading", name="Your classes")).to_be_visible()
 
-    # 4. create a class: its join code is shown
+    # 4. create a class: its join code is shown (for someone in no class yet, the form waits in an expander)
+    page.get_by_test_id("stExpander").get_by_text("Create a class").click()
     page.get_by_label("Class name").fill("Biology 101")
     page.get_by_label("Description (optional)").fill("Cells, energy and photosynthesis")
     page.get_by_role("button", name="Create class").click()

@@ -62,21 +62,29 @@ def delete_with_confirmation(key: str, *, warning: str, on_confirm: Callable[[],
                              help: str | None = None, place=None) -> bool:
     """A delete button (in `place`, e.g. a column) that first asks: `warning` with "Yes, delete" and
     "Cancel". "Yes" runs on_confirm, then reruns the page. Returns whether the question is showing."""
+    return with_confirmation(key, warning=warning, on_confirm=on_confirm, label=label, help=help, place=place)
+
+
+def with_confirmation(key: str, *, warning: str, on_confirm: Callable[[], None], label: str = "",
+                      help: str | None = None, place=None, action: str = "delete", yes: str = "Yes, delete",
+                      icon: str = ":material/delete:") -> bool:
+    """A button that first asks (`warning`, then `yes` or "Cancel"); its keys are `{action}_{key}`,
+    `{action}_yes_{key}` and `{action}_no_{key}`. Returns whether the question is showing."""
     ss = st.session_state
-    asking = f"confirm_delete_{key}"
+    asking = f"confirm_{action}_{key}"
     if not ss.get(asking):
-        if (place or st).button(label, key=f"delete_{key}", icon=":material/delete:", help=help):
+        if (place or st).button(label, key=f"{action}_{key}", icon=icon, help=help):
             ss[asking] = True
             st.rerun()
         return False
     with st.container(border=True):
         st.warning(warning)
         yes_col, no_col, _ = st.columns([1, 1, 3])
-        if yes_col.button("Yes, delete", key=f"delete_yes_{key}", type="primary"):
+        if yes_col.button(yes, key=f"{action}_yes_{key}", type="primary"):
             ss.pop(asking, None)
             on_confirm()
             st.rerun()
-        if no_col.button("Cancel", key=f"delete_no_{key}"):
+        if no_col.button("Cancel", key=f"{action}_no_{key}"):
             ss.pop(asking, None)
             st.rerun()
     return True

@@ -27,6 +27,8 @@ class Citation:
     @property
     def label(self) -> str:
         page = self.printed_page
+        if page and page.startswith("\u00a7"):  # a Word section without page breaks: "§ Introduction"
+            return f"{self.document}, {page}"
         return f"{self.document}, p. {page}" if page else self.document
 
 

@@ -16,6 +16,8 @@ def register(commands: Commands) -> None:
     p = commands.add("ingest", ingest, "Upload files into a class; one line per file, exit 1 if any failed.")
     class_option(p)
     as_user_option(p)
+    p.add_argument("--include-notes", action="store_true",
+                   help="also index PowerPoint speaker notes (off by default: they often hold private remarks)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = commands.add("delete-document", delete_document, "Delete a document, its chunks and its stored file.")
@@ -45,7 +47,7 @@ def ingest(args: Namespace, cli: Cli) -> int:
             print(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
             failed += 1
             continue
-        result = documents.upload(actor, args.class_id, path.name, data)
+        result = documents.upload(actor, args.class_id, path.name, data, include_notes=args.include_notes)
         if result.ok:
             note = " (already uploaded; not duplicated)" if result.deduplicated else ""
             pages = f"{result.pages} pages, " if result.pages else ""

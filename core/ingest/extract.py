@@ -1,11 +1,12 @@
-"""Turn an uploaded file (PDF, TXT, Markdown) into page-numbered text, or a specific IngestError.
+"""Turn an uploaded file (PDF, PowerPoint, Word, TXT, Markdown) into page-numbered text, or a specific IngestError.
 
 A PDF page keeps its 1-based index (what previews and `#page=` open) and the label the PDF
 prints on it, when it declares one (/PageLabels: front matter "i".."xii", then "1"): a reader
 looks for the printed number, which in a book is often far from the index.
 
 PDF text comes from pypdfium2 (core/ingest/pdf.py): on the course slide decks it was ~10x
-faster than pypdf and gave cleaner text (docs/pdf-extraction.md).
+faster than pypdf and gave cleaner text (docs/pdf-extraction.md). Slides and Word pages or
+sections come from core/ingest/office.py (docs/office.md).
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from core.errors import CorruptPDF, EmptyFile, FileTooLarge, NoExtractableText, 
 from core.ingest.text import normalize_whitespace, one_line
 
 PDF = "application/pdf"
-SUPPORTED = {".pdf": PDF, ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
-_SUPPORTED_HINT = "Supported types: PDF (.pdf), plain text (.txt) and Markdown (.md, .markdown)."
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+SUPPORTED = {".pdf": PDF, ".pptx": PPTX, ".docx": DOCX, ".txt": "text/plain", ".md": "text/markdown",
+             ".markdown": "text/markdown"}
+OFFICE_TYPES = (PPTX, DOCX)
+_SUPPORTED_HINT = ("Supported types: PDF (.pdf), plain text (.txt) and Markdown (.md, .markdown); "
+                   "also PowerPoint (.pptx) and Word (.docx).")
 _MB = 1024 * 1024
 
 # Signatures of common binary formats someone might upload under a text name.
@@ -46,16 +52,17 @@ _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\uf
 
 @dataclass(frozen=True)
 class Page:
-    number: int | None  # 1-based PDF page index (what previews open); None for text files, which have no pages
+    number: int | None  # 1-based PDF page / slide / Word page index; None for text files and Word sections
     text: str
-    label: str | None = None  # the page number the PDF prints ("xii", "51"); None when it declares none
+    label: str | None = None  # the page number the PDF prints ("xii", "51"), the slide number, "§ <heading>"
+    title: str | None = None  # a slide's title, a Word section's heading: what a text preview shows first
 
 
 @dataclass(frozen=True)
 class ExtractedDocument:
     content_type: str
-    pages: list[Page]  # every PDF page in order, blank ones with text ""
-    page_count: int  # PDF pages including blank ones; 0 for text files
+    pages: list[Page]  # every PDF page (slide, Word page) in order, blank ones with text ""
+    page_count: int  # PDF pages (slides, Word pages) including blank ones; 0 for text files and Word sections
 
 
 MAX_FILENAME_CHARS = 255  # documents.filename's width
@@ -71,6 +78,10 @@ def detect_content_type(filename: str, data: bytes) -> str:
     """Return the MIME type of a supported file, judged by its extension and its first bytes."""
     name = clean_filename(filename)
     ext = PurePosixPath(name).suffix.lower()
+    from core.ingest import office  # python-pptx/-docx themselves load only with the first Office file
+
+    if ext in office.LEGACY:
+        raise UnsupportedType(office.legacy_message(name, ext))
     if ext not in SUPPORTED:
         kind = f"a {ext} file" if ext else "a file without an extension"
         raise UnsupportedType(f"'{name}' is {kind}, which ClassGPT cannot read. {_SUPPORTED_HINT}")
@@ -82,6 +93,9 @@ def detect_content_type(filename: str, data: bytes) -> str:
                 "Export or download it again as a PDF, or upload it with its real extension."
             )
         return PDF
+    if SUPPORTED[ext] in OFFICE_TYPES:
+        office.check_signature(name, SUPPORTED[ext], head, data)
+        return SUPPORTED[ext]
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             raise UnsupportedType(f"'{name}' is named {ext} but is {kind}, not text. {_SUPPORTED_HINT}")
@@ -95,9 +109,10 @@ MAX_TEXT_CHARS = 5_000_000
 
 
 def extract(filename: str, data: bytes, max_bytes: int | None = None, max_pages: int = MAX_PAGES,
-            max_chars: int = MAX_TEXT_CHARS) -> ExtractedDocument:
+            max_chars: int = MAX_TEXT_CHARS, *, include_notes: bool = False) -> ExtractedDocument:
     """Return the text of an uploaded file, page by page, or raise the IngestError that explains why not.
-    Nothing a user uploads may exhaust the server: bytes, pages and characters are capped."""
+    Nothing a user uploads may exhaust the server: bytes, pages and characters are capped.
+    A deck's speaker notes are read only with include_notes: they often hold private remarks."""
     name = clean_filename(filename)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(
@@ -109,6 +124,12 @@ def extract(filename: str, data: bytes, max_bytes: int | None = None, max_pages:
     content_type = detect_content_type(filename, data)
     if content_type == PDF:
         doc = _extract_pdf(name, data, max_pages, max_chars)
+    elif content_type in OFFICE_TYPES:
+        from core.ingest.office import read_office
+
+        pages = read_office(name, content_type, data, max_pages, max_chars, include_notes)
+        paged = any(p.number is not None for p in pages)  # a Word file cited by heading has no pages
+        doc = ExtractedDocument(content_type=content_type, pages=pages, page_count=len(pages) if paged else 0)
     else:
         if len(data) > 4 * max_chars:  # more characters than the cap, whatever the encoding
             raise _too_much_text(name, None, max_chars)

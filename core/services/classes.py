@@ -1,8 +1,9 @@
-"""Classes: create, join by code, list, rename, delete."""
+"""Classes: create, join by code, list, rename, delete; the roster and the join code's rotation."""
 from __future__ import annotations
 
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from core.database import Database
 from core.errors import NotFound, StorageUnavailable, ValidationError
+from core.events import log_event
 from core.models import Class, Document, Enrollment, User
 from core.services.accounts import normalize_email
 from core.services.actors import Actor
 from core.services.membership import make_instructor
+from core.services.roster import Member, members, remove
 from core.ingest.text import one_line
 from core.services.permissions import (Role, account, has_instructor, load_class, require_account,
                                        require_instructor, role_in)
@@ -138,6 +141,35 @@ class ClassService:
                 return self._info(s, klass, role_in(s, actor, klass) or "instructor")
         self.throttle.failed(key)
         raise NotFound(f"No account for {email}: they must register first.")
+
+    def roster(self, actor: Actor, class_id: int) -> list[Member]:
+        """Who is in the class, when they joined and last asked: for its instructors."""
+        with self.db.transaction() as s:
+            require_instructor(s, actor, class_id, "see its roster")
+            return members(s, class_id)
+
+    def remove_member(self, actor: Actor, class_id: int, user_id: uuid.UUID) -> Member:
+        """Take a member out of the class; they lose access at their next click. The last
+        instructor stays (the class would turn private to administrators)."""
+        with self.db.transaction() as s:
+            klass = require_instructor(s, actor, class_id, "remove members")
+            member = remove(s, klass, user_id, None if actor.is_system else actor.user_id)
+        log_event("member_removed", class_id=class_id, user=member.email, role=member.role)
+        return member
+
+    def rotate_join_code(self, actor: Actor, class_id: int) -> str:
+        """A new join code; the old one (and any link holding it) stops working at once. Members
+        stay: remove the ones who should not be there."""
+        for _ in range(5):  # as in create: retry the astronomically rare collision
+            try:
+                with self.db.transaction() as s:
+                    klass = require_instructor(s, actor, class_id, "change its join code")
+                    klass.join_code = new_join_code()
+                    s.flush()
+                    return klass.join_code
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a unique join code")
 
     def list_for(self, actor: Actor) -> list[ClassInfo]:
         """The classes the actor is in, plus classes made before accounts (readable by all);

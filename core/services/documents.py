@@ -23,7 +23,7 @@ from core.database import Database
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable, ValidationError
 from core.events import log_event
 from core.ingest.chunking import chunk_pages
-from core.ingest.extract import PDF, clean_filename, extract
+from core.ingest.extract import OFFICE_TYPES, PDF, PPTX, SUPPORTED, Page, clean_filename, extract
 from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
 STALE_PROCESSING = timedelta(minutes=30)  # far longer than any ingest: such a row's process died
 PREVIEWS_CACHED = 256  # page pictures (~100-300 KB each) kept per process
+TEXTS_CACHED = 16  # extracted documents (slides, Word pages or sections), kept per process for text previews
 EMBED_GROUP = 256  # chunks per embedder call: large enough to batch well, small enough to report progress
 
 
@@ -70,6 +71,15 @@ class DocumentInfo:
 
 
 @dataclass(frozen=True)
+class PageText:
+    """A slide or Word page/section to show as text, where PDFs show a picture: nothing renders
+    Office files here (no LibreOffice), and the text is what was indexed, minus speaker notes."""
+    kind: str  # "slide" | "page" (a Word or PDF page) | "section" (a Word file cited by heading) | "text"
+    title: str | None  # the slide's title, the section's heading
+    lines: list[str]  # what follows the title: a slide's bullets and table rows, a Word file's paragraphs
+
+
+@dataclass(frozen=True)
 class FailureInfo:
     filename: str
     error: str
@@ -79,6 +89,14 @@ class FailureInfo:
 def storage_key(class_id: int, document_id: int) -> str:
     # derived from ids, never from the user's filename
     return f"classes/{class_id}/documents/{document_id}"
+
+
+def shown_as_text(filename: str) -> bool:
+    """Whether a document's pages are previewed as text (slides, Word files) rather than pictures:
+    its type was fixed by its extension at upload (extract.detect_content_type), so the name
+    says it without reading the row."""
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return SUPPORTED.get(f".{suffix}") in OFFICE_TYPES
 
 
 def _no_progress(stage: str, fraction: float) -> None:
@@ -93,6 +111,7 @@ class DocumentService:
         self.stores = stores  # the store each existing row names
         self._previews: OrderedDict[tuple[str, int, int, str | None], bytes] = OrderedDict()
         self._previews_lock = threading.Lock()
+        self._texts: OrderedDict[str, list[Page]] = OrderedDict()  # by the file's sha256, like previews
         self._embedder_factory = embedder_factory
         self.settings = settings
 
@@ -102,15 +121,17 @@ class DocumentService:
 
     # ---- ingest -------------------------------------------------------------------------------
     def upload(self, actor: Actor, class_id: int, filename: str, data: bytes,
-               progress: Progress | None = None) -> IngestResult:
-        """Ingest one file; returns its result (failed results carry the reason, nothing is kept)."""
+               progress: Progress | None = None, *, include_notes: bool = False) -> IngestResult:
+        """Ingest one file; returns its result (failed results carry the reason, nothing is kept).
+        A deck's speaker notes are indexed only with include_notes: they often hold private remarks.
+        (The same bytes uploaded again return the existing document, whichever way it was made.)"""
         progress = progress or _no_progress
         filename = clean_filename(filename)
         started = time.perf_counter()
         with self.db.transaction() as s:  # permission errors are raised, not recorded as failures
             require_instructor(s, actor, class_id, "upload documents")
         try:
-            result = self._ingest(actor, class_id, filename, data, progress)
+            result = self._ingest(actor, class_id, filename, data, progress, include_notes)
         except ClassGPTError as exc:
             self._record_failure(actor, class_id, filename, str(exc))
             progress("failed", 1.0)
@@ -123,7 +144,8 @@ class DocumentService:
                   deduplicated=result.deduplicated, seconds=round(result.seconds, 3), error=result.error)
         return result
 
-    def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress) -> IngestResult:
+    def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress,
+                include_notes: bool = False) -> IngestResult:
         progress("checking", 0.0)
         digest = checksum(data)
         duplicate = self._find_duplicate(class_id, digest)
@@ -131,7 +153,8 @@ class DocumentService:
             return duplicate
         progress("extracting text", 0.05)
         doc = extract(filename, data, max_bytes=self.settings.max_upload_bytes,
-                      max_pages=self.settings.max_pages_per_document, max_chars=self.settings.max_text_chars)
+                      max_pages=self.settings.max_pages_per_document, max_chars=self.settings.max_text_chars,
+                      include_notes=include_notes)
         chunks = chunk_pages(doc.pages, self.settings.chunk_words, self.settings.chunk_overlap_words)
         if not chunks:
             raise IngestError(f"{filename}: no text to index was found.")
@@ -269,7 +292,8 @@ class DocumentService:
 
         doc = self._readable(actor, document_id)
         if doc.content_type != PDF:
-            raise ValidationError("Only PDF documents have pages to show.")
+            raise ValidationError(f"{doc.filename} is not a PDF: only PDF pages are shown as pictures "
+                                  "(page_text shows a slide's or Word page's text).")
         key = (doc.sha256, page, width_px, highlight or None)
         with self._previews_lock:
             if key in self._previews:
@@ -281,6 +305,45 @@ class DocumentService:
             while len(self._previews) > PREVIEWS_CACHED:
                 self._previews.popitem(last=False)
         return png
+
+    def page_text(self, actor: Actor, document_id: int, page: int | None, label: str | None = None,
+                  passage: str | None = None) -> PageText:
+        """The text of one slide (page = slide number), Word page (page) or Word section (page None,
+        label "§ heading") of a document the actor may read, laid out for reading: what the Chat
+        page shows where nothing can draw a picture. (A PDF page or a text file works too.) Access
+        is checked on every call. Speaker notes are never shown: whether they were indexed is not
+        recorded, and they may be private. Of two sections with the same heading, the one holding
+        `passage` (the cited text) wins."""
+        doc = self._readable(actor, document_id)
+        pages = self._pages(doc)
+        found = [p for p in pages if (p.number == page if page is not None else p.label == label)]
+        if not found:
+            where = f"slide {page}" if doc.content_type == PPTX else (f"page {page}" if page else label or "such part")
+            raise NotFound(f"{doc.filename} has no {where}.")
+        start = " ".join((passage or "").split())[:60]
+        chosen = next((p for p in found if start and start in " ".join(p.text.split())), found[0])
+        lines = [line for line in chosen.text.split("\n") if line.strip()]
+        if chosen.title and lines and lines[0] == chosen.title:
+            lines = lines[1:]
+        kind = ("slide" if doc.content_type == PPTX else "page" if chosen.number is not None
+                else "section" if chosen.label else "text")
+        return PageText(kind, chosen.title, lines)
+
+    def _pages(self, doc: Document) -> list[Page]:
+        """The pages of a stored document, extracted again (quick: no embedding; no speaker notes)
+        and cached by content, so a deleted or replaced document is never shown from the cache."""
+        with self._previews_lock:
+            if doc.sha256 in self._texts:
+                self._texts.move_to_end(doc.sha256)
+                return self._texts[doc.sha256]
+        data = self.stores(doc.storage_backend).get(doc.storage_key)
+        pages = extract(doc.filename, data, max_pages=self.settings.max_pages_per_document,
+                        max_chars=self.settings.max_text_chars).pages
+        with self._previews_lock:
+            self._texts[doc.sha256] = pages
+            while len(self._texts) > TEXTS_CACHED:
+                self._texts.popitem(last=False)
+        return pages
 
     def download_url(self, actor: Actor, document_id: int, expires_s: int = 300, inline: bool = False) -> str | None:
         doc = self._readable(actor, document_id)
