@@ -102,6 +102,10 @@ class Document(Base):
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # revision 3 (cloud storage): which file store holds storage_key
     storage_backend: Mapped[str] = mapped_column(String(16), default="local")
+    # revision 7 (visibility): hidden from students always, or until release_at (None: released);
+    # the rule is core/services/visibility.py
+    instructors_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     klass: Mapped[Class] = relationship(back_populates="documents")
 

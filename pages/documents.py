@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import ClassGPTError
 from ui.safe import inline
 from ui.state import get_services, page_path, require_actor
+from ui.visibility import visibility_inputs, visibility_label
 from ui.widgets import class_picker, delete_with_confirmation, human_size, when
 
 ss = st.session_state
@@ -27,7 +28,7 @@ STATUS_LABELS = {"ready": ":green[:material/check_circle: Ready]",
                  "failed": ":red[:material/error: Failed]"}
 
 
-def process(files, include_notes: bool = False) -> None:
+def process(files, include_notes: bool = False, instructors_only: bool = False, release_at=None) -> None:
     """Ingest each file with its own status box and progress bar; remember the outcome."""
     outcomes = []
     for upload in files:
@@ -40,7 +41,8 @@ def process(files, include_notes: bool = False) -> None:
 
             try:
                 result = documents.upload(actor, klass.id, upload.name, upload.getvalue(), progress=progress,
-                                          include_notes=include_notes)
+                                          include_notes=include_notes, instructors_only=instructors_only,
+                                          release_at=release_at)
             except ClassGPTError as exc:  # e.g. no longer an instructor of this class
                 box.update(label=f"**{name}**: {inline(exc)}", state="error")
                 outcomes.append(("error", f"**{name}**: {inline(exc)}"))
@@ -67,9 +69,10 @@ if klass.can_manage:
                  f"{services.settings.max_upload_mb:g} MB each. Scanned PDFs need a text layer (OCR) first.")
         include_notes = st.checkbox("Index speaker notes (they often hold private remarks)", value=False,
                                     help="PowerPoint decks only: students could be shown what the notes say.")
+        instructors_only, release_at = visibility_inputs("upload")
         submitted = st.form_submit_button("Upload and process", type="primary", icon=":material/upload:")
     if submitted and files:
-        process(files, include_notes)
+        process(files, include_notes, instructors_only, release_at)
     elif submitted:
         st.warning("Choose one or more files first.")
     elif outcomes := ss.pop("classgpt_upload_outcomes", None):
@@ -88,9 +91,9 @@ if not docs:
         st.info("Your instructor has not uploaded any documents yet.", icon=":material/description:")
     st.stop()
 
-widths = [4, 1.3, 2.4, 0.5] + ([0.5] if klass.can_manage else [])
+widths = [4, 1.3, 2.4, 0.5] + ([1.6, 0.5, 0.5] if klass.can_manage else [])
 header = st.columns(widths, vertical_alignment="bottom")
-for col, title in zip(header, ["Document", "Status", "Uploaded by"]):
+for col, title in zip(header, ["Document", "Status", "Uploaded by", "", "Students see it"]):
     col.caption(f"**{title}**")
 
 for doc in docs:
@@ -110,13 +113,21 @@ for doc in docs:
                                 on_click="ignore")
     if not klass.can_manage:
         continue
+    cols[4].markdown(visibility_label(doc.instructors_only, doc.release_at))
+    with cols[5].popover("", icon=":material/visibility:", help=f"Who sees {inline(doc.filename)}"):
+        with st.form(f"visibility_{doc.id}", border=False):
+            hidden, release = visibility_inputs(f"visibility_{doc.id}", doc.instructors_only, doc.release_at)
+            if st.form_submit_button("Save"):
+                documents.set_visibility(actor, doc.id, hidden, release)
+                ss["classgpt_upload_outcomes"] = [("success", f"Saved who sees **{inline(doc.filename)}**.")]
+                st.rerun()
 
     def delete_document(doc=doc) -> None:
         documents.delete(actor, doc.id)
         ss["classgpt_upload_outcomes"] = [("success", f"Deleted **{inline(doc.filename)}**.")]
 
     delete_with_confirmation(
-        str(doc.id), place=cols[4], help=f"Delete {inline(doc.filename)}", on_confirm=delete_document,
+        str(doc.id), place=cols[6], help=f"Delete {inline(doc.filename)}", on_confirm=delete_document,
         warning=f"Delete **{inline(doc.filename)}**? Students can no longer ask about it. This cannot be undone.")
 
 if klass.can_manage:

@@ -2,6 +2,8 @@
 students read the list only."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 import pytest
 
 from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, shown, texts  # noqa: F401
@@ -105,3 +107,26 @@ def test_a_filename_in_markdown_syntax_is_shown_as_text(app_env, svc, setup):
         at = logged_in(app_env, email, page_name="documents")
         sources = _markdown_sources(at)
         assert "![x](" not in sources and "![y](" not in sources and TRAP in shown(sources)
+
+
+def test_upload_instructors_only_then_release_it_from_the_table(app_env, svc, setup):
+    prof, stu, klass = setup
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    at.file_uploader[0].set_value([("key.pdf", make_pdf(["The secret constant is 7431."]), PDF)])
+    at.checkbox(key="upload_hidden").check()
+    at = next(b for b in at.button if b.label == "Upload and process").click().run()
+    assert not at.exception
+    (doc,) = svc.documents.list(prof, klass.id)
+    assert doc.instructors_only and svc.documents.list(stu, klass.id) == []
+    assert "Instructors only" in texts(at)
+    at = logged_in(app_env, "stu@example.edu", page_name="documents")
+    assert "key.pdf" not in texts(at)
+    # the per-document control: clear "Instructors only", release from a date in the past
+    at = logged_in(app_env, "prof@example.edu", page_name="documents")
+    at.checkbox(key=f"visibility_{doc.id}_hidden").uncheck()
+    at.date_input(key=f"visibility_{doc.id}_day").set_value(date(2020, 1, 2))
+    at = next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    (doc,) = svc.documents.list(stu, klass.id)
+    assert not doc.instructors_only and doc.release_at == datetime(2020, 1, 2, tzinfo=timezone.utc)
+    assert "Saved who sees **key.pdf**" in shown(at.success[0].value)

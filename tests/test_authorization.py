@@ -114,6 +114,9 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "documents.download_url": ("reader", lambda w, a: w.services.documents.download_url(a, w.document)),
     "documents.page_preview": ("reader", lambda w, a: w.services.documents.page_preview(a, w.document, 1, 100)),
     "documents.page_text": ("reader", lambda w, a: w.services.documents.page_text(a, w.document, 1)),
+    # (False, None): the allowed-callers run must leave the document visible for the rows after it
+    "documents.set_visibility": ("instructor", lambda w, a: w.services.documents.set_visibility(
+        a, w.document, False, None)),
     "documents.delete": ("instructor", lambda w, a: w.services.documents.delete(a, w.document)),
     # "reader" and more: only the answer's own asker may rate it (test_feedback). Listed before
     # chat.clear_history: the allowed-callers test runs the rows in order, and clearing removes the answer

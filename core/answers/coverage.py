@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from core.search.terms import tokenize
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from core.search.cache import Match
     from core.search.hybrid import HybridIndex
 
@@ -54,12 +56,15 @@ def question_terms(question: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize([question])[0]) if t not in FRAME_WORDS]
 
 
-def judge_coverage(hybrid: HybridIndex, question: str, matches: Sequence[Match]) -> Coverage:
-    """Whether the retrieved `matches` (best first) are evidence that the class covers the question."""
+def judge_coverage(hybrid: HybridIndex, question: str, matches: Sequence[Match],
+                   allowed: np.ndarray | None = None) -> Coverage:
+    """Whether the retrieved `matches` (best first) are evidence that the class covers the question.
+    Word counts come from the `allowed` chunks only: a hidden answer key must not make its words
+    "known" (that would tell a student it exists)."""
     terms = question_terms(question)
-    df = hybrid.document_frequencies(terms)
+    df = hybrid.document_frequencies(terms, allowed)
     unknown = tuple(t for t in terms if df[t] == 0)
-    idf = {t: math.log(1 + len(hybrid) / (df[t] + 0.5)) for t in terms}
+    idf = {t: math.log(1 + hybrid.size(allowed) / (df[t] + 0.5)) for t in terms}
     if not matches:
         return Coverage(False, 0.0, 0.0, 0.0, unknown, idf)
     best_cosine = max(m.cosine for m in matches)

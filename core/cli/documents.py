@@ -1,7 +1,8 @@
 """Document commands: `ingest`, `documents`, `delete-document`."""
 from __future__ import annotations
 
-from argparse import Namespace
+from argparse import ArgumentTypeError, Namespace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from core.cli import EXIT_OK, EXIT_PROBLEMS, Cli, Commands, as_user_option, class_option, json_option
@@ -18,11 +19,24 @@ def register(commands: Commands) -> None:
     as_user_option(p)
     p.add_argument("--include-notes", action="store_true",
                    help="also index PowerPoint speaker notes (off by default: they often hold private remarks)")
+    p.add_argument("--instructors-only", action="store_true",
+                   help="hide the files from students (answer keys, grading notes, drafts): never listed, "
+                        "downloaded or used in their answers")
+    p.add_argument("--release-at", type=_iso_time, metavar="ISO8601",
+                   help="hide the files from students until then, e.g. 2026-12-01T09:00 (UTC unless an offset is given)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = commands.add("delete-document", delete_document, "Delete a document, its chunks and its stored file.")
     p.add_argument("document_id", type=int, metavar="DOCUMENT_ID")
     as_user_option(p)
+
+
+def _iso_time(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ArgumentTypeError(f"not an ISO 8601 date/time: {value!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def list_documents(args: Namespace, cli: Cli) -> int:
@@ -31,8 +45,10 @@ def list_documents(args: Namespace, cli: Cli) -> int:
         cli.print_json([d.__dict__ for d in docs])
     else:
         for d in docs:
+            hidden = "  instructors only" if d.instructors_only else (
+                f"  from {d.release_at.isoformat()}" if d.release_at else "")
             print(f"{d.id:>5}  {d.filename}  {d.status}  {d.page_count} pages  {d.chunk_count} chunks  "
-                  f"{d.size_bytes} bytes")
+                  f"{d.size_bytes} bytes{hidden}")
     return EXIT_OK
 
 
@@ -47,7 +63,8 @@ def ingest(args: Namespace, cli: Cli) -> int:
             print(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
             failed += 1
             continue
-        result = documents.upload(actor, args.class_id, path.name, data, include_notes=args.include_notes)
+        result = documents.upload(actor, args.class_id, path.name, data, include_notes=args.include_notes,
+                                  instructors_only=args.instructors_only, release_at=args.release_at)
         if result.ok:
             note = " (already uploaded; not duplicated)" if result.deduplicated else ""
             pages = f"{result.pages} pages, " if result.pages else ""

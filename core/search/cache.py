@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,11 +52,18 @@ class ClassIndex:
     version: Version
     hybrid: HybridIndex  # holds the class's embeddings, once (FAISS's copy)
     chunks: dict[int, IndexedChunk]
+    # per chunk, in the hybrid index's order: its document's visibility (core/services/visibility.py
+    # turns them into an allowed-mask per asker; the index itself holds every ready chunk)
+    instructors_only: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    release_s: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: released
 
-    def search(self, question: str, query_vec: np.ndarray, k: int) -> list[Match]:
-        """The k chunks that best match the question, best first."""
+    def search(self, question: str, query_vec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Match]:
+        """The k chunks that best match the question, best first; only `allowed` ones when given."""
         return [Match(self.chunks[hit.chunk_id], hit.score, hit.cosine)
-                for hit in self.hybrid.search(question, query_vec, k=k)]
+                for hit in self.hybrid.search(question, query_vec, k=k, allowed=allowed)]
+
+    def visible_count(self, allowed: np.ndarray | None) -> int:
+        return len(self.chunks) if allowed is None else int(np.count_nonzero(allowed))
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -106,13 +113,14 @@ class IndexCache:
 
     def _build(self, class_id: int) -> ClassIndex:
         from core.search.hybrid import HybridIndex
+        from core.services.visibility import release_seconds
 
         # version and chunks are read in one transaction so they describe the same state
         with self.db.transaction() as s:
             klass = s.execute(select(Class.index_version, Class.created_at).where(Class.id == class_id)).first()
             rows = s.execute(
                 select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.page_label, Chunk.text, Chunk.embedding,
-                       Document.filename, Document.content_type)
+                       Document.filename, Document.content_type, Document.instructors_only, Document.release_at)
                 .join(Document, Document.id == Chunk.document_id)
                 .where(Chunk.class_id == class_id, Document.status == "ready")
                 .order_by(Chunk.id)
@@ -126,4 +134,6 @@ class IndexCache:
             chunks={r.id: IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text,
                                          r.page_label)
                     for r in rows},
+            instructors_only=np.fromiter((bool(r.instructors_only) for r in rows), dtype=bool, count=len(rows)),
+            release_s=np.fromiter((release_seconds(r.release_at) for r in rows), dtype=np.float64, count=len(rows)),
         )

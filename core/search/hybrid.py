@@ -1,6 +1,8 @@
 """Per-class hybrid index: exact dense search (FAISS) plus BM25 (bm25s), fused.
 
 Pure in-memory and built from arrays; the index cache (core/search/cache.py) decides when to rebuild.
+Every look-up takes an optional `allowed` mask (a bool per chunk, in build order): chunks outside
+it are dropped before any depth is cut, so hiding some never leaves the others short of results.
 """
 from __future__ import annotations
 
@@ -85,26 +87,42 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def dense_candidates(self, query_vec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (positions, cosines) of the n nearest chunks, best first."""
+    def dense_candidates(self, query_vec: np.ndarray, n: int,
+                         allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (positions, cosines) of the n nearest (allowed) chunks, best first."""
         if self._dense is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if allowed is not None:
+            # the same exact inner products FAISS's flat index computes, over the allowed chunks only
+            positions = np.flatnonzero(allowed)
+            cos = self._emb[positions] @ np.asarray(query_vec, dtype=np.float32).ravel()
+            order = np.argsort(-cos, kind="stable")[:n]
+            return positions[order], cos[order]
         q = np.ascontiguousarray(query_vec, dtype=np.float32).reshape(1, -1)
         with native.faiss_single_thread():
             scores, pos = self._dense.search(q, min(n, len(self)))
         keep = pos[0] >= 0
         return pos[0][keep], scores[0][keep]
 
-    def _bm25_scores(self, query: str) -> np.ndarray | None:
-        """BM25 score of every chunk, or None when no query term is in the vocabulary."""
+    def _bm25_scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray | None:
+        """BM25 score of every chunk (0 outside `allowed`), or None when no query term is in the vocabulary."""
         if self._bm25 is None:
             return None
         (terms,) = tokenize([query])
         term_ids = [self._vocab[t] for t in terms if t in self._vocab]
-        return self._bm25.get_scores_from_ids(term_ids) if term_ids else None
+        return self._term_scores(term_ids, allowed) if term_ids else None
 
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many chunks hold each (analysed) term; 0 for a term the class never uses.
+    def _term_scores(self, term_ids: list[int], allowed: np.ndarray | None) -> np.ndarray:
+        assert self._bm25 is not None
+        scores = self._bm25.get_scores_from_ids(term_ids)
+        return scores if allowed is None else np.where(allowed, scores, 0.0)
+
+    def size(self, allowed: np.ndarray | None = None) -> int:
+        """How many chunks (of the allowed ones) the index holds."""
+        return len(self) if allowed is None else int(np.count_nonzero(allowed))
+
+    def document_frequencies(self, terms: Sequence[str], allowed: np.ndarray | None = None) -> dict[str, int]:
+        """How many (allowed) chunks hold each (analysed) term; 0 for a term the class never uses.
         Counted from the term's BM25 scores, so nothing is kept per term between questions."""
         out = {}
         for term in terms:
@@ -112,14 +130,15 @@ class HybridIndex:
             if term_id is None or self._bm25 is None:
                 out[term] = 0
             else:
-                out[term] = int(np.count_nonzero(self._bm25.get_scores_from_ids([term_id])))
+                out[term] = int(np.count_nonzero(self._term_scores([term_id], allowed)))
         return out
 
-    def holding(self, terms: Sequence[str], query_vec: np.ndarray, limit: int) -> list[Hit]:
-        """Chunks that hold every one of the (analysed) terms, the best BM25 matches first."""
+    def holding(self, terms: Sequence[str], query_vec: np.ndarray, limit: int,
+                allowed: np.ndarray | None = None) -> list[Hit]:
+        """(Allowed) chunks that hold every one of the (analysed) terms, the best BM25 matches first."""
         if self._bm25 is None or not terms or any(t not in self._vocab for t in terms):
             return []
-        holding = None
+        holding = allowed
         for term in terms:
             has = self._bm25.get_scores_from_ids([self._vocab[term]]) > 0
             holding = has if holding is None else holding & has
@@ -143,23 +162,24 @@ class HybridIndex:
         return top, scores[top]
 
     def search(self, query: str, query_vec: np.ndarray, k: int = 8, mode: Mode = "fused",
-               candidates: int = 100, fusion: Fusion = DEFAULT_FUSION) -> list[Hit]:
-        """Return the top k chunks for the query, best first."""
-        if len(self) == 0 or k <= 0:
+               candidates: int = 100, fusion: Fusion = DEFAULT_FUSION,
+               allowed: np.ndarray | None = None) -> list[Hit]:
+        """Return the top k chunks for the query (of the `allowed` ones, when given), best first."""
+        if self.size(allowed) == 0 or k <= 0:
             return []
         q = np.asarray(query_vec, dtype=np.float32).ravel()
         if mode == "dense":
-            pos, sc = self.dense_candidates(q, k)
+            pos, sc = self.dense_candidates(q, k, allowed)
             return [Hit(int(self._ids[p]), float(s), float(s), None) for p, s in zip(pos, sc)]
         if mode == "bm25":
-            pos, sc = self.bm25_candidates(query, k)
+            pos, sc = self.bm25_candidates(query, k, self._bm25_scores(query, allowed))
             cos = self._emb[pos] @ q
             return [Hit(int(self._ids[p]), float(s), float(c), float(s)) for p, s, c in zip(pos, sc, cos)]
         if mode != "fused":
             raise ValueError(f"unknown mode {mode!r}")
         depth = max(candidates, k)
-        d_pos, d_sc = self.dense_candidates(q, depth)
-        all_bm25 = self._bm25_scores(query)
+        d_pos, d_sc = self.dense_candidates(q, depth, allowed)
+        all_bm25 = self._bm25_scores(query, allowed)
         b_pos, b_sc = self.bm25_candidates(query, depth, all_bm25)
         # every candidate gets its exact score in both systems (a cosine is one dot product, and
         # bm25s scores every chunk), so a chunk just outside one list is not zeroed there

@@ -26,6 +26,7 @@ from core.search.cache import ClassIndex, IndexCache, Match
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
 from core.services.permissions import require_reader
+from core.services.visibility import visible_mask
 
 if TYPE_CHECKING:
     from core.answers.generate import LLMWriter
@@ -116,12 +117,15 @@ class ChatService:
         if len(question) > MAX_QUESTION_CHARS:
             raise ValidationError(f"Questions are at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}.")
         with self.db.transaction() as s:
-            require_reader(s, actor, class_id)
+            _, role = require_reader(s, actor, class_id)
         previous = self._previous_turns(actor, class_id)
         index = self.indexes.get(class_id)
-        if len(index) == 0:
+        # the index holds every ready chunk; what this asker may not see is masked out of every
+        # look-up below, so it never reaches the answer, its sources, related material or the model
+        allowed = visible_mask(role, index.instructors_only, index.release_s)
+        if index.visible_count(allowed) == 0:
             return self._done(actor, class_id, question, Answer(NO_DOCUMENTS, [], found=False), started)
-        found = self._retrieve(index, question, previous[-1:] if previous else [])
+        found = self._retrieve(index, question, previous[-1:] if previous else [], allowed)
         if not found.coverage.covered or not found.sources:
             return self._done(actor, class_id, question, self._not_covered(found), started)
         if self.writer is None:
@@ -130,7 +134,8 @@ class ChatService:
 
     # -- retrieval and the two kinds of answer ---------------------------------------------
 
-    def _retrieve(self, index: ClassIndex, question: str, previous: list[Turn]) -> Retrieval:
+    def _retrieve(self, index: ClassIndex, question: str, previous: list[Turn],
+                  allowed: np.ndarray | None = None) -> Retrieval:
         query = question
         if previous and is_follow_up(question):
             # "and tuples?" is about what the previous question was about
@@ -138,10 +143,11 @@ class ChatService:
         form = question_form(question)
         embedder = self._embedder_factory()
         query_vec = embedder.embed_query(query)
-        matches = index.search(query, query_vec, k=DEFINITION_DEPTH if form.asks_definition else RETRIEVE)
+        matches = index.search(query, query_vec, k=DEFINITION_DEPTH if form.asks_definition else RETRIEVE,
+                               allowed=allowed)
         if form.asks_definition:
-            matches = _with_term_matches(index, matches, form, query_vec)
-        coverage = judge_coverage(index.hybrid, query, matches)
+            matches = _with_term_matches(index, matches, form, query_vec, allowed)
+        coverage = judge_coverage(index.hybrid, query, matches, allowed)
         sources = select_sources(matches, form, MAX_SOURCES, coverage.term_weights)
         if not coverage.covered and defines_asked_term(sources, form):
             # the material defines the very term asked about: that is coverage, whatever the scores
@@ -279,7 +285,7 @@ class ChatService:
 
 
 def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionForm,
-                       query_vec: np.ndarray) -> list[Match]:
+                       query_vec: np.ndarray, allowed: np.ndarray | None = None) -> list[Match]:
     """Add the passages that define the asked term(s): of the passages holding all the term's
     words (best BM25 first), those with a definition's shape. A glossary entry is short and
     may not rank on the whole question, nor on the term in a book that uses it on every page."""
@@ -290,7 +296,8 @@ def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionFo
     extra = []
     for term in form.terms:
         found = 0
-        for hit in index.hybrid.holding(tokenize([term])[0], query_vec, limit=DEFINITION_SCAN):
+        for hit in index.hybrid.holding(tokenize([term])[0], query_vec, limit=DEFINITION_SCAN,
+                                        allowed=allowed):
             chunk = index.chunks[hit.chunk_id]
             if hit.chunk_id in seen or not may_define(chunk.text, term):
                 continue

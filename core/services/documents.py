@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -28,6 +28,7 @@ from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
 from core.services.permissions import require_instructor, require_reader
+from core.services.visibility import is_visible, sees_hidden, visible_clause
 from core.storage import FileStore, StoreResolver, checksum
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class DocumentInfo:
     error: str | None
     uploaded_by: str | None
     created_at: datetime
+    instructors_only: bool = False  # hidden from students (core/services/visibility.py)
+    release_at: datetime | None = None  # hidden from students until then
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ def _no_progress(stage: str, fraction: float) -> None:
     pass
 
 
+def _aware(when: datetime | None) -> datetime | None:
+    """A release time without a zone is UTC: the app shows every time in UTC (ui.widgets.when)."""
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+
+
 class DocumentService:
     def __init__(self, db: Database, store: FileStore, stores: StoreResolver,
                  embedder_factory: Callable[[], Embedder], settings: Settings):
@@ -121,17 +129,25 @@ class DocumentService:
 
     # ---- ingest -------------------------------------------------------------------------------
     def upload(self, actor: Actor, class_id: int, filename: str, data: bytes,
-               progress: Progress | None = None, *, include_notes: bool = False) -> IngestResult:
+               progress: Progress | None = None, *, include_notes: bool = False,
+               instructors_only: bool = False, release_at: datetime | None = None) -> IngestResult:
         """Ingest one file; returns its result (failed results carry the reason, nothing is kept).
         A deck's speaker notes are indexed only with include_notes: they often hold private remarks.
-        (The same bytes uploaded again return the existing document, whichever way it was made.)"""
+        instructors_only / release_at hide it from students (always / until then).
+        (The same bytes uploaded again return the existing document, whichever way it was made;
+        asked to hide it, the upload hides that document: the instructor's latest word wins, and
+        an answer key must not stay visible because it happened to be uploaded before.)"""
         progress = progress or _no_progress
         filename = clean_filename(filename)
+        release_at = _aware(release_at)
         started = time.perf_counter()
         with self.db.transaction() as s:  # permission errors are raised, not recorded as failures
             require_instructor(s, actor, class_id, "upload documents")
+        visibility = {"instructors_only": bool(instructors_only), "release_at": release_at}
         try:
-            result = self._ingest(actor, class_id, filename, data, progress, include_notes)
+            result = self._ingest(actor, class_id, filename, data, progress, include_notes, visibility)
+            if result.deduplicated and result.document_id is not None and (instructors_only or release_at):
+                self._set_visibility(result.document_id, class_id, **visibility)
         except ClassGPTError as exc:
             self._record_failure(actor, class_id, filename, str(exc))
             progress("failed", 1.0)
@@ -145,7 +161,7 @@ class DocumentService:
         return result
 
     def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress,
-                include_notes: bool = False) -> IngestResult:
+                include_notes: bool = False, visibility: dict | None = None) -> IngestResult:
         progress("checking", 0.0)
         digest = checksum(data)
         duplicate = self._find_duplicate(class_id, digest)
@@ -165,7 +181,7 @@ class DocumentService:
                 row = Document(class_id=class_id, filename=filename, content_type=doc.content_type,
                                size_bytes=len(data), sha256=digest, storage_key="", status="processing",
                                page_count=doc.page_count, uploaded_by=actor.user_id,
-                               storage_backend=self.store.backend)
+                               storage_backend=self.store.backend, **(visibility or {}))
                 s.add(row)
                 s.flush()
                 row.storage_key = storage_key(class_id, row.id)
@@ -253,14 +269,38 @@ class DocumentService:
 
     # ---- read -----------------------------------------------------------------------------------
     def list(self, actor: Actor, class_id: int) -> list[DocumentInfo]:
+        """The class's documents the actor may see (students: not the hidden ones)."""
         with self.db.transaction() as s:
-            require_reader(s, actor, class_id)
-            rows = s.execute(
-                select(Document, User.email).outerjoin(User, User.id == Document.uploaded_by)
-                .where(Document.class_id == class_id).order_by(Document.created_at.desc(), Document.id.desc())
-            ).all()
+            _, role = require_reader(s, actor, class_id)
+            query = (select(Document, User.email).outerjoin(User, User.id == Document.uploaded_by)
+                     .where(Document.class_id == class_id).order_by(Document.created_at.desc(), Document.id.desc()))
+            if not sees_hidden(role):
+                query = query.where(visible_clause())
             return [DocumentInfo(d.id, d.class_id, d.filename, d.content_type, d.size_bytes, d.page_count,
-                                 d.chunk_count, d.status, d.error, email, d.created_at) for d, email in rows]
+                                 d.chunk_count, d.status, d.error, email, d.created_at, d.instructors_only,
+                                 d.release_at) for d, email in s.execute(query).all()]
+
+    def set_visibility(self, actor: Actor, document_id: int, instructors_only: bool,
+                       release_at: datetime | None) -> None:
+        """Hide a document from students (instructors_only), or until release_at; or show it again."""
+        release_at = _aware(release_at)
+        with self.db.transaction() as s:
+            doc = s.get(Document, document_id)
+            if doc is None:
+                raise NotFound(f"Document {document_id} does not exist.")
+            require_instructor(s, actor, doc.class_id, "change who sees documents")
+            class_id = doc.class_id
+        self._set_visibility(document_id, class_id, bool(instructors_only), release_at)
+        log_event("visibility", user=actor.email, class_id=class_id, document_id=document_id,
+                  instructors_only=bool(instructors_only), release_at=release_at.isoformat() if release_at else None)
+
+    def _set_visibility(self, document_id: int, class_id: int, instructors_only: bool,
+                        release_at: datetime | None) -> None:
+        with self.db.transaction() as s:
+            s.execute(update(Document).where(Document.id == document_id)
+                      .values(instructors_only=instructors_only, release_at=release_at))
+            # the search index keeps each chunk's visibility: rebuild it, in the same transaction
+            s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
 
     def failures(self, actor: Actor, class_id: int, limit: int = 20) -> list[FailureInfo]:
         with self.db.transaction() as s:
@@ -274,7 +314,10 @@ class DocumentService:
             doc = s.get(Document, document_id)
             if doc is None:
                 raise NotFound(f"Document {document_id} does not exist.")
-            require_reader(s, actor, doc.class_id)
+            _, role = require_reader(s, actor, doc.class_id)
+            if not is_visible(role, doc.instructors_only, doc.release_at):
+                # the message a missing document gets: a student must not learn that it exists
+                raise NotFound(f"Document {document_id} does not exist.")
             return doc
 
     def download(self, actor: Actor, document_id: int) -> tuple[str, str, bytes]:
