@@ -8,28 +8,28 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, select
 
 from core.answers.coverage import Coverage, judge_coverage
 from core.answers.extractive import compose_extractive
+from core.answers.generate import GenerationFailed, LLMWriter, without_marker
 from core.answers.model import Answer, Citation
 from core.answers.questions import QuestionForm, is_follow_up, question_form
+from core.answers.sentences import may_define
 from core.answers.sources import defines_asked_term, select_sources
+from core.answers.verify import verify_citations
 from core.database import Database
 from core.errors import ValidationError
 from core.events import log_event
 from core.models import ChatMessage, QueryLog
 from core.search.cache import ClassIndex, IndexCache, Match
 from core.search.embeddings import Embedder
+from core.search.terms import tokenize
 from core.services.actors import Actor
 from core.services.permissions import require_reader
 from core.services.visibility import visible_mask
-
-if TYPE_CHECKING:
-    from core.answers.generate import LLMWriter
 
 MAX_QUESTION_CHARS = 2000
 RETRIEVE = 12  # passages retrieved; duplicates and headings are dropped before MAX_SOURCES are kept
@@ -168,9 +168,6 @@ class ChatService:
 
     def _generate(self, actor: Actor, class_id: int, found: Retrieval, previous: list[Turn],
                   started: float) -> AnswerStream:
-        from core.answers.generate import GenerationFailed, without_marker
-        from core.answers.verify import verify_citations
-
         writer = self.writer
         assert writer is not None
         parts: list[str] = []
@@ -289,9 +286,6 @@ def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionFo
     """Add the passages that define the asked term(s): of the passages holding all the term's
     words (best BM25 first), those with a definition's shape. A glossary entry is short and
     may not rank on the whole question, nor on the term in a book that uses it on every page."""
-    from core.answers.sentences import may_define
-    from core.search.terms import tokenize
-
     seen = {m.chunk.chunk_id for m in matches}
     extra = []
     for term in form.terms:
@@ -312,8 +306,6 @@ def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionFo
 
 def _typed_words(question: str, stems: tuple[str, ...]) -> list[str]:
     """The words of the question, as typed, whose analysed form is one of `stems`."""
-    from core.search.terms import tokenize
-
     wanted, out = set(stems), []
     for word in dict.fromkeys(w.strip(".,;:!?()[]\"'“”‘’") for w in question.split()):
         if word and set(tokenize([word])[0]) & wanted:
