@@ -6,8 +6,9 @@ import streamlit as st
 from core.services.passwords import PASSWORD_RULES
 from ui import auth
 from ui.safe import inline
-from ui.state import get_services
+from ui.state import get_services, through_app
 
+through_app()  # the first visitor of a fresh server at /login: through app.py's gate
 ss = st.session_state
 services = get_services()
 

@@ -14,30 +14,19 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.browser_support import ARTIFACTS, SLOW_STEP, STEP, chromium, require_browser, streamlit_server
+from tests.browser_support import settle as _settle
 from tests.factories import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(os.environ.get("CLASSGPT_ARTIFACTS", ROOT / "artifacts")) / "browser"
 EMAIL, PASSWORD = "ada@example.edu", "Analytical-engine-1843"
 NEW_PASSWORD = "Difference-engine-1822"
 TRAP_NAME = "![tracker](tracker-pixel.png) notes.txt"  # Markdown image syntax as a filename
-STEP = 30_000  # ms: one UI step
-SLOW_STEP = 120_000  # ms: the first upload may wait for the model to load
 
 PAGES = [
     "Lecture 4: Photosynthesis\n\n"
@@ -61,101 +50,19 @@ PAGES = [
 ]
 
 
-def _require_browser() -> None:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "the playwright package is missing (pip install -r requirements-dev.txt)"
-    if problem:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(problem)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port with its own data dir; yields (url, time it was up)."""
-    _require_browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    data = tmp_path_factory.mktemp("browser-data")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "STORAGE_BACKEND", "USE_S3", "S3_BUCKET", "ADMIN_EMAILS", "APP_ENV"}}
-    env.update(DATA_DIR=str(data), AUTH_COOKIE_KEY=secrets.token_urlsafe(48),
-               EMBEDDER=os.environ.get("BROWSER_EMBEDDER") or "minilm", PYTHONUNBUFFERED="1")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (ARTIFACTS / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up; see {ARTIFACTS / 'server.log'}")
-            time.sleep(0.1)
-        yield url, time.monotonic()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """`streamlit run app.py` with its own data dir and the real model; yields (url, time it was up)."""
+    require_browser()
+    with streamlit_server(tmp_path_factory.mktemp("browser-data"),
+                          os.environ.get("BROWSER_EMBEDDER") or "minilm") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
-
-
-IDLE_JS = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return !!app && app.getAttribute('data-test-script-state') !== 'running'
-        && !document.querySelector('[data-stale="true"]');
-}"""
-
-
-def _settle(page, quiet_ms: int = 400) -> None:
-    """Wait until Streamlit has been idle (no run, no stale element) for quiet_ms: a rerun that a
-    run requests (st.rerun, a component value) starts a moment after the first run ends."""
-    deadline = time.monotonic() + SLOW_STEP / 1000
-    quiet_since = None
-    while time.monotonic() < deadline:
-        if page.evaluate(IDLE_JS):
-            quiet_since = quiet_since or time.monotonic()
-            if (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
-                return
-        else:
-            quiet_since = None
-        page.wait_for_timeout(50)
-    raise AssertionError("the app did not become idle")
 
 
 def _shot(page, name: str) -> None:
@@ -192,9 +99,10 @@ def test_journey_register_to_cited_answer(server, browser, tmp_path):
     assert done - started < 15, f"the login page took {done - started:.1f} s"
     expect(page.get_by_role("link", name="Chat")).to_have_count(0)
     _shot(page, "01-login")
-    page.goto(url + "/chat")  # a logged-out visitor asking for a page gets "page not found" and the login page
+    page.goto(url + "/chat")  # a logged-out visitor asking for a page gets the login form there, nothing else
     _settle(page)
-    expect(page.get_by_text("Page not found")).to_be_visible()
+    expect(login_button).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
     _shot(page, "01b-logged-out-chat-url")
     page.goto(url)

@@ -67,8 +67,9 @@ def gate(services: Services) -> Actor | None:
         token = cookie if isinstance(cookie, str) and cookie else None
     actor = services.accounts.resume(token)
     if actor is None and token is not None:
-        # ended on the server (elsewhere, by a password change, by an administrator) or expired
-        _forget(ss, "Your session has ended: log in again." if ss.get(SESSION_KEY) else None)
+        # ended on the server (elsewhere, by a password change, by an administrator) or expired;
+        # said also for a cookie that no longer logs in, so a reload does not just show the login
+        _forget(ss, "Your session has ended: log in again.")
     elif actor is not None:
         ss[SESSION_KEY] = token
         ss[ACTOR_KEY] = actor

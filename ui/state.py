@@ -70,12 +70,30 @@ def current_actor() -> Actor | None:
     return st.session_state.get(ACTOR_KEY)
 
 
+def through_app() -> None:
+    """Run app.py (the gate, the navigation) when Streamlit ran this page file on its own.
+
+    Until the process's first st.navigation call, Streamlit treats the folder `pages/` as an
+    automatic page menu: the very first visitor of a fresh server who opens /documents gets
+    pages/documents.py run alone, without app.py. Leaving that mode and rerunning sends the
+    same address through app.py (the page's hash is its url_path, the same in both modes).
+    PagesManager.uses_pages_directory is Streamlit's own switch for that mode (st.navigation
+    clears it); where a Streamlit version lacks it, the check below does nothing.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require_actor() -> Actor:
     """The logged-in actor; stops the page when there is none.
 
     app.py only lists pages after login, so this is a second lock: a page file run on its
     own (a test harness, a future refactor) still shows nothing without a login.
     """
+    through_app()
     actor = current_actor()
     if actor is None:
         st.warning("Log in to see this page.")
