@@ -1,10 +1,13 @@
-"""Small, real files for tests: PDFs with known text per page, encrypted, scanned-looking, broken.
+"""Small, real files for tests: PDFs with known text per page, encrypted, scanned-looking, broken;
+PowerPoint decks and Word files.
 
 PDFs are written with fpdf2 (a dev dependency) using the built-in Helvetica font, so page
 text must be Latin-1; long texts wrap across lines.
 """
 
 from __future__ import annotations
+
+import io
 
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
@@ -59,3 +62,34 @@ def corrupt_pdf() -> bytes:
     """A PDF cut off part-way, as after an interrupted download: starts with %PDF but cannot be opened."""
     data = make_pdf(["This file was cut off before its end. " * 40, "Second page."])
     return data[: len(data) // 2]
+
+
+def make_pptx(slides: list[tuple[str, list[str]]]) -> bytes:
+    """A real .pptx (python-pptx): one slide per (title, bullet lines)."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title, bullets in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+        slide.shapes.title.text = title
+        body = slide.placeholders[1].text_frame
+        body.text = bullets[0] if bullets else ""
+        for line in bullets[1:]:
+            body.add_paragraph().text = line
+    buf = io.BytesIO()
+    deck.save(buf)
+    return buf.getvalue()
+
+
+def make_docx(sections: list[tuple[str, list[str]]]) -> bytes:
+    """A real .docx (python-docx) without page breaks: one heading and its paragraphs per section."""
+    from docx import Document as WordDocument
+
+    doc = WordDocument()
+    for heading, paragraphs in sections:
+        doc.add_heading(heading, level=1)
+        for text in paragraphs:
+            doc.add_paragraph(text)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

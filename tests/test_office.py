@@ -102,7 +102,8 @@ def test_a_slide_is_a_page_with_its_title_first_and_its_tables_and_groups():
     doc = extract("deck.pptx", make_deck())
     assert doc.content_type == PPTX and doc.page_count == 3
     assert [(p.number, p.label, p.title) for p in doc.pages] == [
-        (1, "1", "Recursion"), (2, "2", "Programming languages"), (3, "3", "Grouped shapes")]
+        (1, "1 · Recursion", "Recursion"), (2, "2 · Programming languages", "Programming languages"),
+        (3, "3 · Grouped shapes", "Grouped shapes")]
     first, second, third = (p.text for p in doc.pages)
     assert first == ("Recursion\n\nA recursive function calls itself on a smaller input.\n"
                      "Every recursion needs a base case that stops it.")
@@ -162,7 +163,8 @@ def test_deck_upload_indexes_slides_without_notes_and_cites_slide_two(services, 
     res = services.documents.upload(instructor, klass.id, "languages.pptx", deck)
     assert res.ok and res.pages == 3
     chunks = _chunks(services, res.document_id)
-    assert [(c.page, c.page_label) for c in chunks] == [(1, "1"), (2, "2"), (3, "3")]
+    assert [(c.page, c.page_label) for c in chunks] == [(1, "1 · Recursion"), (2, "2 · Programming languages"),
+                                                         (3, "3 · Grouped shapes")]
     assert not any("PRIVATE" in c.text for c in chunks)
     [info] = services.documents.list(instructor, klass.id)
     assert info.content_type == PPTX and info.page_count == 3
@@ -170,7 +172,8 @@ def test_deck_upload_indexes_slides_without_notes_and_cites_slide_two(services, 
 
     answer = services.chat.ask(instructor, klass.id, "Who created Python?")
     first = answer.citations[0]
-    assert (first.document, first.page, first.page_label, first.label) == ("languages.pptx", 2, "2", "languages.pptx, p. 2")
+    assert (first.document, first.page, first.page_label, first.label) == (
+        "languages.pptx", 2, "2 · Programming languages", "languages.pptx, slide 2 · Programming languages")
     assert first.text.startswith("Programming languages")  # the slide's title travels with the passage
 
 
@@ -293,7 +296,7 @@ def test_the_source_expander_shows_the_slide_as_text(app_env, svc, setup):
     at = at.run()
     assert not at.exception, at.exception
     first = at.expander[0]
-    assert shown(first.label) == "[1] languages.pptx, p. 2"
+    assert shown(first.label) == "[1] languages.pptx, slide 2 · Programming languages"
     shown_text = [shown(m.value) for m in first.markdown]
     assert "**Programming languages**" in shown_text  # the title, in bold
     assert any("- Python | created by Guido van Rossum in 1991" in t for t in shown_text)  # a bullet per row

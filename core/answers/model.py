@@ -26,10 +26,20 @@ class Citation:
 
     @property
     def label(self) -> str:
-        page = self.printed_page
-        if page and page.startswith("\u00a7"):  # a Word section without page breaks: "§ Introduction"
-            return f"{self.document}, {page}"
-        return f"{self.document}, p. {page}" if page else self.document
+        return source_label(self.document, self.page, self.page_label)
+
+
+def source_label(document: str, page: int | None, page_label: str | None) -> str:
+    """How a source is named to people, wherever it is shown (answers, feedback, insights, checks):
+    "notes.pdf, p. xii", "deck.pptx, slide 7 · Cooling", "notes.docx, § Introduction", "notes.txt"."""
+    printed = page_label or (str(page) if page else None)
+    if not printed:
+        return document
+    if printed.startswith("\u00a7"):  # a Word section without page breaks: "§ Introduction"
+        return f"{document}, {printed}"
+    if document.lower().endswith(".pptx"):  # a slide: its number and title (core/ingest/office.py)
+        return f"{document}, slide {printed}"
+    return f"{document}, p. {printed}"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,16 @@ from core.search.terms import tokenize
 _MIN_WORDS = 3  # "Tuples are immutable." says it all
 _LONG_ENOUGH = 8  # a run of this many words is prose even without a full stop (slide bullets)
 _ENDS_LIKE_PROSE = ".!;:)\"'\u201d"
-# Exercise prompts and instructions to the reader: imperative openers of textbook exercises.
-_EXERCISE = re.compile(
-    r"^(?:\(?\d+[.)]\s*)?(?:exercises?|problems?|questions?|quiz|homework|assignments?|tasks?|challenges?|hints?|"
-    r"solutions?|answers?)\s*(?:\d[\w.]*|[:.)\u2013\u2014-])"
-    r"|^(?:\(?\d+[.)]\s*)?(?:write|modify|rewrite|try|implement|extend|draw|prove|show\s+that|consider|suppose|compute|"
-    r"calculate|determine|explain|describe|give|fill\s+in|what\s+would)\b", re.I)
+# A label that opens a line: "Exercise 3.2:", "2. Problem", "Question 4 -", "Solution:", "Answer 5)".
+_LABEL = re.compile(
+    r"^(?:\(?\d+[.)]\s*)?(?P<kind>exercises?|problems?|questions?|quiz|homework|assignments?|tasks?|challenges?|"
+    r"hints?|solutions?|answers?)\s*(?:\d[\w.]*\s*[:.)\u2013\u2014-]?|[:.)\u2013\u2014-])\s*", re.I)
+# What follows those labels in an exercise: the task itself, not something to quote.
+_PROMPT_LABELS = frozenset({"exercise", "problem", "quiz", "homework", "assignment", "task", "challenge", "hint"})
+# Instructions to the reader: imperative openers of textbook exercises.
+_IMPERATIVE = re.compile(
+    r"^(?:\(?\d+[.)]\s*)?(?:write|modify|rewrite|try|implement|extend|draw|prove|show\s+that|consider|suppose|"
+    r"compute|calculate|determine|explain|describe|give|fill\s+in|what\s+would|find|define)\b", re.I)
 # Code and tracebacks (case-sensitive: code keywords are lower-case, prose starts capitalised).
 _CODE = re.compile(
     r">>>|^\s*(?:def|class)\s+\w+\s*[(:]|^\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\b)"
@@ -40,7 +44,13 @@ def is_statement(sentence: str) -> bool:
         return False
     if not (text[-1:] in _ENDS_LIKE_PROSE or len(words) >= _LONG_ENOUGH):
         return False
-    if _EXERCISE.match(text) or _CODE.search(text):
+    if label := _LABEL.match(text):
+        # "Exercise 2: ..." is a task; "Question 4: the field collapses at 7.3." in an answer key,
+        # or "Solution: ...", states something unless what follows is itself a question or a task
+        if label["kind"].lower().rstrip("s") in _PROMPT_LABELS or label["kind"].lower() == "quiz":
+            return False
+        return is_statement(text[label.end():])
+    if _IMPERATIVE.match(text) or _CODE.search(text):
         return False
     return len(_SYMBOLS.findall(text)) <= _MAX_SYMBOL_SHARE * len(text)
 

@@ -1,7 +1,7 @@
 """PowerPoint (.pptx) and Word (.docx) files as pages, through python-pptx and python-docx.
 
-A deck is cited by slide: each slide is one Page (number = label = the slide number) whose text
-starts with the slide's title, so every passage cut from it carries the title. Speaker notes
+A deck is cited by slide: each slide is one Page (number = the slide number, label = "7 · Its
+title", shortened to fit chunks.page_label) whose text starts with the slide's title. Speaker notes
 are read only when the uploader asks for them: they often hold remarks not meant for students.
 
 A Word file has no fixed pages (Word lays them out when it opens the file), so a .docx is cited
@@ -150,7 +150,7 @@ def _read_pptx(name: str, data: bytes, max_pages: int, max_chars: int, include_n
         body = out.take()
         if title and body.startswith(title):  # a paragraph break after the title: it heads the slide
             body = title + "\n\n" + body[len(title):].lstrip("\n")
-        pages.append(Page(number, body, str(number), title or None))
+        pages.append(Page(number, body, _slide_label(number, title), title or None))
     return pages
 
 
@@ -253,6 +253,14 @@ def _is_heading(paragraph) -> bool:
     except Exception:  # a style the file names but does not define
         return False
     return style.startswith("Heading") or style == "Title"
+
+
+def _slide_label(number: int, title: str | None) -> str:
+    """"7 · Cooling the reactor": the slide number, and its title where it has one, for citations
+    ("deck.pptx, slide 7 · Cooling the reactor"; core/answers/model.py)."""
+    title = " ".join((title or "").split())
+    label = f"{number} \u00b7 {title}" if title else str(number)
+    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "\u2026"
 
 
 def _section_label(heading: str | None) -> str | None:
