@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.auth import client_address
-from ui.join import join_link
+from ui.join import JOIN_ERROR, join_link
 from ui.safe import block, inline
 from ui.state import get_services, page_path, require_actor, select_class
 from ui.widgets import delete_with_confirmation, role_badge, show_error, when, with_confirmation
@@ -28,6 +28,8 @@ if created := ss.pop("classgpt_created_class", None):
     st.code(created[1], language=None)
 if flash := ss.pop("classgpt_classes_flash", None):
     st.success(flash)
+if problem := ss.pop(JOIN_ERROR, None):  # a join link whose code did not work
+    st.error(inline(problem), icon=":material/error:")
 
 classes = classes_svc.list_for(actor)
 teaches = any(c.can_manage for c in classes)

@@ -17,7 +17,6 @@ from core.errors import ClassGPTError
 from ui.auth import client_address
 from ui.safe import inline
 from ui.state import select_class
-from ui.widgets import show_error
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 JOIN_PARAM = "join"
 PENDING = "classgpt_join_code"
 CLASSES_FLASH = "classgpt_classes_flash"  # the Classes page shows it (the app root's default page)
+JOIN_ERROR = "classgpt_join_error"  # why a link's code did not join, for the Classes page too
 MAX_CODE_CHARS = 32  # far above a real code; a link is user input
 
 
@@ -57,7 +57,9 @@ def from_link(services: Services, actor: Actor | None) -> None:
     try:
         info = services.classes.join(actor, code, client_address(services))
     except ClassGPTError as exc:
-        show_error(exc)
+        # shown by the Classes page, like the success: a login at /login goes on to Classes with
+        # one more run (ui/navigation.py), which would drop a message shown in this one
+        ss[JOIN_ERROR] = str(exc)
         return
     select_class(info.id)
     ss[CLASSES_FLASH] = f"You joined **{inline(info.name)}**. Ask away on the Chat page."
