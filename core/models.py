@@ -153,16 +153,24 @@ class ChatMessage(Base):
 
 
 class QueryLog(Base):
-    """One row per answered question, for the admin status page's latency percentiles."""
+    """One row per answered question: the admin status page's latency percentiles, the instructor's insights."""
 
     __tablename__ = "query_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    class_id: Mapped[int | None] = mapped_column(Integer)
+    class_id: Mapped[int | None] = mapped_column(Integer, index=True)
     latency_ms: Mapped[float] = mapped_column(Float)
     n_sources: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     found: Mapped[bool | None] = mapped_column(Boolean)  # revision 6: the material covered the question
+    # revision 8, instructor insights (docs/insights.md): the question, kept apart from the asker's
+    # chat history; the asker, named only on an explicit open; the answer (to join votes); coverage.
+    question: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("chat_messages.id", ondelete="SET NULL"))
+    score: Mapped[float | None] = mapped_column(Float)
+    weak: Mapped[bool | None] = mapped_column(Boolean)
+    sources: Mapped[list | None] = mapped_column(JSON)  # [{document_id, document, page, page_label}]
 
 
 class UserSession(Base):
@@ -205,3 +213,32 @@ class AnswerFeedback(Base):
     answer: Mapped[str] = mapped_column(Text)
     sources: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GoldQuestion(Base):
+    """An instructor's checked question: the pages that should answer it (revision 9;
+    docs/gold-questions.md). The document's name is copied so a deleted document is still named."""
+
+    __tablename__ = "gold_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    document_name: Mapped[str] = mapped_column(String(255))
+    pages: Mapped[list] = mapped_column(JSON)  # 1-based page indexes; [] accepts any page of the document
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GoldResult(Base):
+    """The latest run of one gold question (revision 9)."""
+
+    __tablename__ = "gold_results"
+
+    question_id: Mapped[int] = mapped_column(ForeignKey("gold_questions.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))  # first | top5 | missed
+    previous_status: Mapped[str | None] = mapped_column(String(8))
+    cited: Mapped[list | None] = mapped_column(JSON)  # the first citations: document_id, document, page, page_label
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never cited first or in the top 5

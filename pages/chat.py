@@ -8,7 +8,7 @@ from ui.feedback import feedback_widget
 from ui.safe import block, inline
 from ui.sources import show_sources
 from ui.state import get_services, page_path, require_actor
-from ui.widgets import class_picker, show_error
+from ui.widgets import class_or_stop, show_error
 
 EAGER_ANSWERS = 1  # the newest answer's page images render at once; older ones when opened
 
@@ -16,12 +16,7 @@ actor = require_actor()
 services = get_services()
 
 st.title("Chat")
-klass = class_picker(actor, label="Ask about")
-if klass is None:
-    st.info("You are not in a class yet: create one, or join with the code your instructor gave you.",
-            icon=":material/school:")
-    st.page_link(page_path("classes"), label="Go to Classes", icon=":material/arrow_forward:")
-    st.stop()
+klass = class_or_stop(actor, label="Ask about")
 
 
 history = services.chat.history(actor, klass.id)
@@ -46,7 +41,8 @@ for i, message in enumerate(history):
             if message.notice:
                 st.caption(inline(message.notice))
             if message.model and message.citations:  # a model's "not covered" cites nothing to check
-                st.caption(f"Written by {inline(message.model)} from the cited sources; every sentence checked against them.")
+                st.caption(f"Written by {inline(message.model)} from the cited sources; every sentence "
+                           "checked against them.")
             eager = seen > answers_seen - EAGER_ANSWERS
             show_sources(services, actor, message.citations, f"src_{klass.id}_{i}", eager=eager)
             show_sources(services, actor, message.related, f"rel_{klass.id}_{i}", eager=False,

@@ -8,6 +8,7 @@ text must be Latin-1; long texts wrap across lines.
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
@@ -18,6 +19,9 @@ def _new_pdf() -> FPDF:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=False)  # one list item is one page, however long
     pdf.set_creator("ClassGPT tests")
+    # a fixed date: the same pages make the same bytes (duplicate uploads are found by checksum),
+    # also when two calls straddle a second
+    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=timezone.utc))
     return pdf
 
 

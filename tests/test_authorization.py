@@ -17,18 +17,21 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import NotFound, PermissionDenied
-from core.models import AnswerFeedback, Base, Class, Document, Enrollment, User
+from core.models import AnswerFeedback, Base, Class, Document, Enrollment, QueryLog, User
 from core.services.accounts import AccountService
 from core.services.actors import SYSTEM, Actor
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
+from core.services.gold import GoldService
+from core.services.insights import InsightsService
 from core.services.status import StatusService
 from tests.factories import make_pdf
 
 SERVICES = {"accounts": AccountService, "classes": ClassService, "documents": DocumentService,
-            "chat": ChatService, "feedback": FeedbackService, "status": StatusService}
+            "chat": ChatService, "feedback": FeedbackService, "insights": InsightsService, "status": StatusService,
+            "gold": GoldService}
 
 # public by nature, with the reason: they take credentials or a session's secret token, or give
 # aggregate numbers with no id in them
@@ -41,6 +44,7 @@ PUBLIC = {
     "accounts.count": "a number for the Status page",
     "classes.count": "a number for the Status page",
     "documents.counts": "numbers for the Status page",
+    "documents.unsupported_reason": "judges a filename and a size the caller gives; reads nothing",
     "chat.latency_stats": "percentiles for the Status page",
 }
 
@@ -58,6 +62,7 @@ class World:
     document: int
     legacy_document: int
     answer: int  # the classmate's answer (chat message id) in `klass`
+    gold: int = 0  # the instructor's checked question in `klass`
 
 
 @pytest.fixture
@@ -81,8 +86,9 @@ def world(services, fast_bcrypt) -> World:
     svc.chat.ask(classmate, klass.id, "What makes ATP?")
     answer = svc.chat.history(classmate, klass.id)[-1].id
     svc.feedback.rate(classmate, answer, True)  # a vote for the refused callers to leave alone
+    gold = svc.gold.add(prof, klass.id, "What makes ATP?", document, "1").id
     return World(svc, prof, classmate, stranger, other_student, klass.id, other.id, legacy_id, document,
-                 legacy_document, answer)
+                 legacy_document, answer, gold)
 
 
 Call = Callable[[World, Actor], object]
@@ -123,15 +129,33 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "feedback.rate": ("reader", lambda w, a: w.services.feedback.rate(a, w.answer, False)),
     "feedback.votes": ("reader", lambda w, a: w.services.feedback.votes(a, w.klass)),
     "feedback.for_class": ("instructor", lambda w, a: w.services.feedback.for_class(a, w.klass)),
+    "insights.overview": ("instructor", lambda w, a: w.services.insights.overview(a, w.klass)),
+    "insights.question_groups": ("instructor", lambda w, a: w.services.insights.question_groups(a, w.klass)),
+    "insights.unhelpful": ("instructor", lambda w, a: w.services.insights.unhelpful(a, w.klass)),
+    "insights.most_cited": ("instructor", lambda w, a: w.services.insights.most_cited(a, w.klass)),
+    "insights.open_question": ("instructor", lambda w, a: w.services.insights.open_question(
+        a, w.klass, _first_question(w))),
+    "insights.export_csv": ("instructor", lambda w, a: w.services.insights.export_csv(a, w.klass)),
     "chat.ask": ("reader", lambda w, a: w.services.chat.ask(a, w.klass, "What makes ATP?")),
     "chat.ask_stream": ("reader", lambda w, a: w.services.chat.ask_stream(a, w.klass, "What makes ATP?")),
     "chat.history": ("reader", lambda w, a: w.services.chat.history(a, w.klass)),
     "chat.clear_history": ("reader", lambda w, a: w.services.chat.clear_history(a, w.klass)),
+    "chat.sources_for": ("reader", lambda w, a: w.services.chat.sources_for(a, w.klass, "What makes ATP?")),
+    "gold.add": ("instructor", lambda w, a: w.services.gold.add(a, w.klass, "Where is ATP made?", w.document, "1")),
+    "gold.list": ("instructor", lambda w, a: w.services.gold.list(a, w.klass)),
+    "gold.run": ("instructor", lambda w, a: w.services.gold.run(a, w.klass)),
+    "gold.delete": ("instructor", lambda w, a: w.services.gold.delete(a, w.gold)),
     "status.report": ("admin", lambda w, a: w.services.status.report(a)),
     # last: the allowed-callers test runs the rows in order, and this takes the classmate out
     "classes.remove_member": ("instructor", lambda w, a: w.services.classes.remove_member(
         a, w.klass, w.classmate.user_id)),
 }
+
+def _first_question(w: World) -> int:
+    """The classmate's question in `klass`, as logged for the instructor's insights."""
+    with w.services.db.transaction() as s:
+        return s.scalar(select(func.min(QueryLog.id)).where(QueryLog.class_id == w.klass))
+
 
 LEGACY_READS: dict[str, Call] = {  # the legacy rule, for signed-in accounts only
     "documents.list": lambda w, a: w.services.documents.list(a, w.legacy),
@@ -140,6 +164,7 @@ LEGACY_READS: dict[str, Call] = {  # the legacy rule, for signed-in accounts onl
     "chat.ask": lambda w, a: w.services.chat.ask(a, w.legacy, "What makes ATP?"),
     "chat.ask_stream": lambda w, a: w.services.chat.ask_stream(a, w.legacy, "What makes ATP?"),
     "chat.history": lambda w, a: w.services.chat.history(a, w.legacy),
+    "chat.sources_for": lambda w, a: w.services.chat.sources_for(a, w.legacy, "What makes ATP?"),
 }
 
 

@@ -30,7 +30,7 @@ def test_pdf_ingest_keeps_page_numbers_and_reports_progress(services, instructor
     assert fractions == sorted(fractions) and stages[-1] == ("ready", 1.0)
     assert any(s.startswith("embedding") for s, _ in stages)
     [doc] = services.documents.list(instructor, klass.id)
-    assert (doc.filename, doc.status, doc.page_count, doc.uploaded_by) == ("bio.pdf", "ready", 3, instructor.email)
+    assert (doc.filename, doc.status, doc.page_count, doc.uploaded_by) == ("bio.pdf", "ready", 3, "Prof")
     assert doc.size_bytes == len(pdf)
 
 

@@ -57,11 +57,14 @@ NOT_FOR_YOU = {
 
 
 def logged_out_pages() -> list[st.Page]:
-    """The login page, at its own address and at every app address (see the module's docstring)."""
+    """The login page, at its own address and at every app address (see the module's docstring).
+    At the root it stands for the first page (Classes): a login there lands on Classes in the
+    same run, without passing through /login."""
     login = page_path(LOGIN_PATH)
-    pages = [st.Page(login, title="Log in", icon=":material/login:", url_path=LOGIN_PATH, default=True)]
+    first, *rest = [p for p in APP_PAGES if p.exists()]
+    pages = [st.Page(login, title="Log in", icon=":material/login:", url_path=first.name, default=True)]
     pages += [st.Page(login, title="Log in", icon=":material/login:", url_path=p.name, visibility="hidden")
-              for p in APP_PAGES if p.exists()]
+              for p in [*rest, AppPage(LOGIN_PATH, "Log in", ":material/login:", "everyone")]]
     return pages
 
 

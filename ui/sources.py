@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.services.chat import Citation
 from core.errors import ClassGPTError, NotFound
 from core.services import Services
 from core.services.actors import Actor
+from core.services.chat import Citation
 from core.services.documents import shown_as_text
 from ui.safe import block, inline
 

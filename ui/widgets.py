@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import ClassGPTError
 from core.events import log_error
 from ui.safe import inline
-from ui.state import CLASS_KEY, get_services, select_class
+from ui.state import CLASS_KEY, get_services, page_path, select_class
 
 if TYPE_CHECKING:
     from core.services.actors import Actor
@@ -56,6 +56,21 @@ def class_picker(actor: Actor, *, label: str = "Class") -> ClassInfo | None:
                           format_func=lambda cid: f"{by_id[cid].name}  ·  {ROLE_LABELS[by_id[cid].role]}",
                           on_change=lambda: select_class(st.session_state[widget_key]))
     return by_id[chosen]
+
+
+def class_or_stop(actor: Actor, *, label: str = "Class", managers_only: str | None = None) -> ClassInfo:
+    """The class picker of a page about one class; the page stops, saying why, when the actor is in
+    no class, or (with `managers_only`, the sentence to show) does not manage the chosen one."""
+    klass = class_picker(actor, label=label)
+    if klass is None:
+        st.info("You are not in a class yet: create one, or join with the code your instructor gave you.",
+                icon=":material/school:")
+        st.page_link(page_path("classes"), label="Go to Classes", icon=":material/arrow_forward:")
+        st.stop()
+    if managers_only and not klass.can_manage:
+        st.info(managers_only, icon=":material/lock:")
+        st.stop()
+    return klass
 
 
 def delete_with_confirmation(key: str, *, warning: str, on_confirm: Callable[[], None], label: str = "",

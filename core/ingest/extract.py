@@ -78,13 +78,10 @@ def detect_content_type(filename: str, data: bytes) -> str:
     """Return the MIME type of a supported file, judged by its extension and its first bytes."""
     name = clean_filename(filename)
     ext = PurePosixPath(name).suffix.lower()
+    if problem := _type_problem(name, ext):
+        raise UnsupportedType(problem)
     from core.ingest import office  # python-pptx/-docx themselves load only with the first Office file
 
-    if ext in office.LEGACY:
-        raise UnsupportedType(office.legacy_message(name, ext))
-    if ext not in SUPPORTED:
-        kind = f"a {ext} file" if ext else "a file without an extension"
-        raise UnsupportedType(f"'{name}' is {kind}, which ClassGPT cannot read. {_SUPPORTED_HINT}")
     head = data[:1024]
     if SUPPORTED[ext] == PDF:
         if data and b"%PDF-" not in head:  # pdfium, like Acrobat, allows junk before the header
@@ -104,6 +101,59 @@ def detect_content_type(filename: str, data: bytes) -> str:
     return SUPPORTED[ext]
 
 
+# Types people pick by mistake, named in words with what to do instead: the uploader explains
+# them as soon as they are chosen, with the same sentence the server uses to refuse them.
+_SPREADSHEET = ("a spreadsheet", "Save or export it as a PDF (File > Save As or Export) and upload that.")
+_IMAGE = ("an image", ("ClassGPT answers from text: for a scan or a photo of a page, run it through OCR "
+                       "(text recognition) and save the result as a PDF."))
+_OTHER_DOCUMENT = ("a document in another format", "Save it as Word (.docx) or PDF and upload that.")
+_KINDS = {
+    **dict.fromkeys((".xlsx", ".xls", ".xlsm", ".csv", ".ods", ".numbers"), _SPREADSHEET),
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".svg"), _IMAGE),
+    **dict.fromkeys((".odt", ".rtf", ".pages", ".epub", ".html", ".htm"), _OTHER_DOCUMENT),
+    **dict.fromkeys((".key", ".odp"), ("a presentation in another format",
+                                        "Export it as PowerPoint (.pptx) or PDF and upload that.")),
+    **dict.fromkeys((".zip", ".rar", ".7z", ".tar", ".gz"), ("an archive", "Unpack it and upload the files inside.")),
+}
+
+
+def _type_problem(name: str, ext: str) -> str | None:
+    """Why a file with this extension cannot be read, or None for a supported one."""
+    if ext in SUPPORTED:
+        return None
+    from core.ingest import office
+
+    if ext in office.LEGACY:
+        return office.legacy_message(name, ext)
+    if ext in _KINDS:
+        kind, advice = _KINDS[ext]
+        return f"'{name}' is {kind} ({ext}), which ClassGPT cannot read. {advice} {_SUPPORTED_HINT}"
+    kind = f"a {ext} file" if ext else "a file without an extension"
+    return f"'{name}' is {kind}, which ClassGPT cannot read. {_SUPPORTED_HINT}"
+
+
+def _too_large_message(name: str, size: int, max_bytes: int) -> str:
+    return (f"'{name}' is {_mb(size, max_bytes)} MB, over the {max_bytes / _MB:g} MB upload limit. "
+            "Split it or compress it, then upload the parts.")
+
+
+def _empty_message(name: str) -> str:
+    return f"'{name}' is empty (0 bytes). Check that you picked the right file."
+
+
+def unsupported_reason(filename: str, size: int, max_bytes: int | None = None) -> str | None:
+    """Why a file cannot be uploaded, judged by its name and size alone (before its bytes are
+    sent), or None when it may be: the same sentences extract() refuses such a file with."""
+    name = clean_filename(filename)
+    if problem := _type_problem(name, PurePosixPath(name).suffix.lower()):
+        return problem
+    if max_bytes is not None and size > max_bytes:
+        return _too_large_message(name, size, max_bytes)
+    if size == 0:
+        return _empty_message(name)
+    return None
+
+
 MAX_PAGES = 2000
 MAX_TEXT_CHARS = 5_000_000
 
@@ -115,12 +165,9 @@ def extract(filename: str, data: bytes, max_bytes: int | None = None, max_pages:
     A deck's speaker notes are read only with include_notes: they often hold private remarks."""
     name = clean_filename(filename)
     if max_bytes is not None and len(data) > max_bytes:
-        raise FileTooLarge(
-            f"'{name}' is {_mb(len(data), max_bytes)} MB, over the {max_bytes / _MB:g} MB upload limit. "
-            "Split it or compress it, then upload the parts."
-        )
+        raise FileTooLarge(_too_large_message(name, len(data), max_bytes))
     if not data:
-        raise EmptyFile(f"'{name}' is empty (0 bytes). Check that you picked the right file.")
+        raise EmptyFile(_empty_message(name))
     content_type = detect_content_type(filename, data)
     if content_type == PDF:
         doc = _extract_pdf(name, data, max_pages, max_chars)

@@ -21,6 +21,8 @@ from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
+from core.services.gold import GoldService
+from core.services.insights import InsightsService
 from core.services.status import StatusService
 from core.storage import FileStore, StoreResolver, make_file_store
 
@@ -35,6 +37,8 @@ class Services:
     documents: DocumentService
     chat: ChatService
     feedback: FeedbackService
+    gold: GoldService
+    insights: InsightsService
     status: StatusService
     embedder_factory: Callable[[], Embedder]
 
@@ -72,8 +76,12 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     factory = (lambda: embedder) if embedder is not None else lazy_embedder(settings)
     accounts = AccountService(db, settings)
     classes = ClassService(db, stores)
-    documents = DocumentService(db, store, stores, factory, settings)
+    changed: list[Callable[[int], None]] = []  # told the class id after a document is ready or deleted
+    documents = DocumentService(db, store, stores, factory, settings, on_change=changed)
     chat = ChatService(db, IndexCache(db), factory, writer=make_writer(settings))
+    gold = GoldService(db, chat)
+    changed.append(gold._after_change)  # the class's checked questions run again
+    feedback = FeedbackService(db)
     return Services(
         settings=settings,
         db=db,
@@ -82,7 +90,9 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
         classes=classes,
         documents=documents,
         chat=chat,
-        feedback=FeedbackService(db),
+        feedback=feedback,
+        gold=gold,
+        insights=InsightsService(db, feedback, factory),
         status=StatusService(db, store, settings, accounts, classes, documents, chat),
         embedder_factory=factory,
     )

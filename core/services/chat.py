@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from core.answers.coverage import Coverage, judge_coverage
 from core.answers.extractive import compose_extractive
@@ -28,6 +28,7 @@ from core.search.cache import ClassIndex, IndexCache, Match
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
 from core.services.actors import Actor
+from core.services.insights import cited_sources, is_weak
 from core.services.permissions import require_reader
 from core.services.visibility import visible_mask
 
@@ -127,10 +128,28 @@ class ChatService:
             return self._done(actor, class_id, question, Answer(NO_DOCUMENTS, [], found=False), started)
         found = self._retrieve(index, question, previous[-1:] if previous else [], allowed)
         if not found.coverage.covered or not found.sources:
-            return self._done(actor, class_id, question, self._not_covered(found), started)
+            return self._done(actor, class_id, question, self._not_covered(found), started, found.coverage)
         if self.writer is None:
-            return self._done(actor, class_id, question, self._extractive(found), started)
+            return self._done(actor, class_id, question, self._extractive(found), started, found.coverage)
         return self._generate(actor, class_id, found, previous, started)
+
+    def sources_for(self, actor: Actor, class_id: int, question: str, *, as_student: bool = True) -> list[Citation]:
+        """The passages an answer to this question would cite, best first ([] when the material does
+        not cover it), without answering, storing history or logging a query: an instructor's check
+        (core/services/gold.py) is not a student asking. `as_student` searches the class as its
+        students see it, whoever asks; otherwise as the actor sees it. (A model-written answer cites
+        a subset of these.)"""
+        question = " ".join((question or "").split())
+        if not question or len(question) > MAX_QUESTION_CHARS:
+            raise ValidationError(f"A question has 1 to {MAX_QUESTION_CHARS} characters.")
+        with self.db.transaction() as s:
+            _, role = require_reader(s, actor, class_id)
+        index = self.indexes.get(class_id)
+        allowed = visible_mask("student" if as_student else role, index.instructors_only, index.release_s)
+        if index.visible_count(allowed) == 0:
+            return []
+        found = self._retrieve(index, question, [], allowed)
+        return found.sources if found.coverage.covered else []
 
     # -- retrieval and the two kinds of answer ---------------------------------------------
 
@@ -201,27 +220,36 @@ class ChatService:
                 else:
                     answer = Answer(checked.text, found.sources, generated=True, model=writer.model,
                                     notice=checked.notice)
-            return self._finish(actor, class_id, found.question, answer, started)
+            return self._finish(actor, class_id, found.question, answer, started, found.coverage)
 
         return AnswerStream(deltas(), finish)
 
     # -- history and records -----------------------------------------------------------------
 
-    def _done(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float) -> AnswerStream:
+    def _done(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float,
+              coverage: Coverage | None = None) -> AnswerStream:
         """A stream of an answer that is already complete (extractive, not covered)."""
-        return AnswerStream(iter([answer.text]), lambda: self._finish(actor, class_id, question, answer, started))
+        return AnswerStream(iter([answer.text]),
+                            lambda: self._finish(actor, class_id, question, answer, started, coverage))
 
-    def _finish(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float) -> Answer:
+    def _finish(self, actor: Actor, class_id: int, question: str, answer: Answer, started: float,
+                coverage: Coverage | None = None) -> Answer:
         answer = replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
-        answer = replace(answer, message_id=self._record(actor, class_id, question, answer))
+        answer = replace(answer, message_id=self._record(actor, class_id, question, answer, coverage))
         log_event("ask", user=actor.email, class_id=class_id, latency_ms=round(answer.latency_ms, 1),
                   n_sources=len(answer.citations), found=answer.found, generated=answer.generated)
         return answer
 
-    def _record(self, actor: Actor, class_id: int, question: str, answer: Answer) -> int | None:
+    def _record(self, actor: Actor, class_id: int, question: str, answer: Answer,
+                coverage: Coverage | None = None) -> int | None:
         with self.db.transaction() as s:
-            s.add(QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations),
-                           found=answer.found))
+            # the question and its asker are kept here too, apart from the chat history (insights)
+            log = QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations),
+                           found=answer.found, question=question, user_id=actor.user_id,
+                           score=coverage.score if coverage else None,
+                           weak=answer.found and coverage is not None and is_weak(coverage.score),
+                           sources=cited_sources(answer.citations))
+            s.add(log)
             if actor.user_id is None:
                 return None
             s.add(ChatMessage(class_id=class_id, user_id=actor.user_id, role="user", content=question))
@@ -229,6 +257,7 @@ class ChatService:
                                 citations=[c.to_dict() for c in answer.citations], details=answer.details())
             s.add(reply)
             s.flush()
+            log.message_id = reply.id
             return reply.id
 
     def _previous_turns(self, actor: Actor, class_id: int) -> list[Turn]:
@@ -267,6 +296,9 @@ class ChatService:
             require_reader(s, actor, class_id)
             s.execute(delete(ChatMessage).where(ChatMessage.class_id == class_id,
                                                 ChatMessage.user_id == actor.user_id))
+            # the questions stay in the instructor's insights, no longer linked to the asker (docs/insights.md)
+            s.execute(update(QueryLog).where(QueryLog.class_id == class_id, QueryLog.user_id == actor.user_id)
+                      .values(user_id=None, message_id=None))
 
     def latency_stats(self, hours: int = 24) -> dict:
         """Query count and latency percentiles over the last `hours` (for the status page)."""

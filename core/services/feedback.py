@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.answers.model import source_label
 from core.database import Database
 from core.errors import NotFound
 from core.events import log_event
@@ -35,8 +36,7 @@ class RatedSource:
 
     @property
     def label(self) -> str:
-        page = self.page_label or (str(self.page) if self.page else None)
-        return f"{self.document}, p. {page}" if page else self.document
+        return source_label(self.document, self.page, self.page_label)
 
 
 @dataclass(frozen=True)
