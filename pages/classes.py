@@ -99,6 +99,19 @@ def roster(klass) -> None:
                     "access at once; the join code still lets them back in, so rotate it if they must stay out.")
     if not any(m.role == "student" for m in members):
         st.caption("No students yet: share the join code or the join link.")
+    with st.form(f"co_instructor_{klass.id}", clear_on_submit=True, border=False):
+        email_col, add_col = st.columns([4, 2], vertical_alignment="bottom")
+        email = email_col.text_input("Add a co-instructor", placeholder="colleague@school.edu",
+                                     key=f"co_instructor_email_{klass.id}",
+                                     help="They need an account first. A co-instructor manages the class as you do.")
+        if add_col.form_submit_button("Add instructor", icon=":material/person_add:", width="stretch"):
+            try:
+                classes_svc.add_instructor(actor, klass.id, email)
+            except ClassGPTError as exc:
+                show_error(exc)
+            else:
+                ss["classgpt_classes_flash"] = f"**{inline(email.strip())}** now teaches **{inline(klass.name)}**."
+                st.rerun()
     st.divider()
 
     def rotate() -> None:

@@ -138,3 +138,18 @@ def test_an_instructor_keeps_create_beside_join(app_env, setup):
     at = logged_in(app_env, "prof@example.edu")
     assert _keys(at)[:3] == ["new_class_name", "new_class_description", "join_code"]
     assert values(at.subheader)[:2] == ["Create a class", "Join a class"]
+
+
+def test_the_instructor_adds_a_co_instructor_by_email(app_env, svc, setup):
+    prof, _, klass = setup
+    colleague = svc.accounts.register("colleague@example.edu", PASSWORD, "Colleague").actor()
+    at = logged_in(app_env, "prof@example.edu")
+    at.text_input(key=f"co_instructor_email_{klass.id}").input("nobody@example.edu")
+    at = next(b for b in at.button if b.label == "Add instructor").click().run()
+    assert "No account for nobody@example.edu" in shown(at.error[0].value)
+    at.text_input(key=f"co_instructor_email_{klass.id}").input("Colleague@Example.edu ")
+    at = next(b for b in at.button if b.label == "Add instructor").click().run()
+    assert not at.exception
+    assert "now teaches **Biology 101**" in shown(at.success[0].value)
+    assert "Colleague · *instructor*" in texts(at)
+    assert [c.role for c in svc.classes.list_for(colleague)] == ["instructor"]
