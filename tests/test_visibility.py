@@ -170,6 +170,27 @@ def test_cli_ingest_instructors_only_and_release_at(course, settings, monkeypatc
     assert "instructors only" in out and "from 2999-01-01T09:00:00+00:00" in out
 
 
+def test_cli_visibility_changes_who_sees_a_document_after_ingest(course, settings, monkeypatch, capsys):
+    svc, prof, stu, class_id = course
+    key_id = _upload_key(svc, prof, class_id)
+    seen = lambda: [d.filename for d in svc.documents.list(stu, class_id)]  # noqa: E731
+    assert "key.pdf" in seen()
+    as_prof = ["--as", "prof@example.edu"]
+    assert run_core(["visibility", str(key_id), "--instructors-only", *as_prof], settings, monkeypatch) == 0
+    assert "seen by instructors only" in capsys.readouterr().out and "key.pdf" not in seen()
+    assert run_core(["visibility", str(key_id), "--release-at", "2999-01-01T09:00", *as_prof],
+                    settings, monkeypatch) == 0
+    assert "key.pdf" not in seen()
+    assert run_core(["visibility", str(key_id), "--everyone", *as_prof], settings, monkeypatch) == 0
+    assert "key.pdf" in seen()
+    # a student may not, and must say what they want
+    assert run_core(["visibility", str(key_id), "--instructors-only", "--as", "student@example.edu"],
+                    settings, monkeypatch) == 2
+    assert "key.pdf" in seen()
+    with pytest.raises(SystemExit):
+        run_core(["visibility", str(key_id), *as_prof], settings, monkeypatch)
+
+
 def test_the_hidden_passage_never_reaches_the_model_for_a_student(tmp_path, database_url, fast_bcrypt):
     with LLMStub() as stub:
         settings = Settings(data_dir=tmp_path, database_url=database_url, llm_base_url=stub.base_url,

@@ -1,4 +1,4 @@
-"""Document commands: `ingest`, `documents`, `delete-document`."""
+"""Document commands: `ingest`, `documents`, `visibility`, `delete-document`."""
 from __future__ import annotations
 
 from argparse import ArgumentTypeError, Namespace
@@ -25,6 +25,16 @@ def register(commands: Commands) -> None:
     p.add_argument("--release-at", type=_iso_time, metavar="ISO8601",
                    help="hide the files from students until then, e.g. 2026-12-01T09:00 (UTC unless an offset is given)")
     p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = commands.add("visibility", set_visibility, "Change who sees a document: instructors only, students from "
+                                                   "a date/time, or everyone.")
+    p.add_argument("document_id", type=int, metavar="DOCUMENT_ID")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--instructors-only", action="store_true", help="hide it from students")
+    who.add_argument("--release-at", type=_iso_time, metavar="ISO8601",
+                     help="hide it from students until then (UTC unless an offset is given)")
+    who.add_argument("--everyone", action="store_true", help="show it to the class's students now")
+    as_user_option(p)
 
     p = commands.add("delete-document", delete_document, "Delete a document, its chunks and its stored file.")
     p.add_argument("document_id", type=int, metavar="DOCUMENT_ID")
@@ -74,6 +84,15 @@ def ingest(args: Namespace, cli: Cli) -> int:
             failed += 1
             print(f"FAILED  {path.name}: {result.error}")
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def set_visibility(args: Namespace, cli: Cli) -> int:
+    cli.services().documents.set_visibility(cli.actor(args.as_user), args.document_id, args.instructors_only,
+                                            args.release_at)
+    who = ("instructors only" if args.instructors_only
+           else f"students from {args.release_at.isoformat()}" if args.release_at else "everyone in the class")
+    print(f"document {args.document_id}: seen by {who}")
+    return EXIT_OK
 
 
 def delete_document(args: Namespace, cli: Cli) -> int:
