@@ -11,7 +11,7 @@ from ui.safe import inline
 from ui.state import get_services, require_actor
 from ui.upload import file_name, show_outcomes, upload_files
 from ui.visibility import visibility_inputs, visibility_label
-from ui.widgets import class_or_stop, delete_with_confirmation, human_size, when
+from ui.widgets import class_or_stop, delete_with_confirmation, human_size, page_count, when
 
 ss = st.session_state
 actor = require_actor()
@@ -87,7 +87,7 @@ def show_document(doc) -> None:
     actions on the right (below them on a phone, where Streamlit stacks columns)."""
     main, side = st.columns([3, 2], vertical_alignment="center")
     icon = ":material/picture_as_pdf:" if doc.content_type == "application/pdf" else ":material/article:"
-    pages = f"{doc.page_count} page{'s' if doc.page_count != 1 else ''} · " if doc.page_count else ""
+    pages = f"{page_count(doc.filename, doc.page_count)} · " if doc.page_count else ""
     main.markdown(f"{icon} **{file_name(doc.filename)}**  \n:gray[{pages}{human_size(doc.size_bytes)} · "
                   f"{inline(doc.uploaded_by or 'unknown')} · {when(doc.created_at)}]")
     state = STATUS_LABELS.get(doc.status, doc.status)

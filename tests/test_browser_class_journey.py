@@ -80,12 +80,15 @@ def test_instructor_and_student_journey(tmp_path_factory, tmp_path):
         _upload(teacher, deck)
         _upload(teacher, key, instructors_only=True)
         expect(teacher.get_by_text("Instructors only").last).to_be_visible()
+        expect(teacher.get_by_text("3 slides", exact=False).first).to_be_visible()  # a deck counts slides
         _shot(teacher, "01-documents")
 
         # 2. the join link, as the Classes page shows it
         teacher.get_by_role("link", name="Classes").click()
         settle(teacher)
-        link = next(t.strip() for t in teacher.get_by_test_id("stCode").all_inner_texts() if "?join=" in t)
+        shown_link = teacher.get_by_test_id("stCode").filter(has_text="?join=")
+        expect(shown_link).to_be_visible()
+        link = shown_link.inner_text().strip()
 
         # 3. the student follows it, logs in, and is in the class
         student = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()

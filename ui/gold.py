@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui.safe import inline
 from ui.state import get_services, page_path
-from ui.widgets import delete_with_confirmation, when
+from ui.widgets import delete_with_confirmation, page_count, when
 
 if TYPE_CHECKING:
     from core.services.actors import Actor
@@ -29,10 +29,7 @@ STUDENT_VIEW = ("Each question is asked as a **student** of the class sees it: i
 
 def document_choice(doc) -> str:
     """A document in the form's select box: its name and how many pages (a deck's: slides) it has."""
-    if not doc.page_count:
-        return doc.filename
-    unit = "slide" if doc.filename.lower().endswith(".pptx") else "page"
-    return f"{doc.filename} ({doc.page_count} {unit}{'s' if doc.page_count != 1 else ''})"
+    return f"{doc.filename} ({page_count(doc.filename, doc.page_count)})" if doc.page_count else doc.filename
 
 
 def gold_flags(actor: Actor, klass: ClassInfo) -> None:

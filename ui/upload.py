@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.errors import ClassGPTError
 from ui.safe import inline
-from ui.widgets import human_size
+from ui.widgets import human_size, page_count
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -95,7 +95,7 @@ def finished(row: UploadRow, result: IngestResult) -> UploadRow:
         detail = "already in this class"
     else:
         passages = f"{result.chunks} passage{'s' if result.chunks != 1 else ''}"
-        detail = f"{result.pages} page{'s' if result.pages != 1 else ''}, {passages}" if result.pages else passages
+        detail = f"{page_count(result.filename, result.pages)}, {passages}" if result.pages else passages
     return replace(row, state="ready", progress=1.0, detail=detail)
 
 

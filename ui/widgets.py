@@ -109,6 +109,12 @@ def role_badge(role: str) -> None:
     st.badge(ROLE_LABELS.get(role, role), color=ROLE_COLORS.get(role, "gray"))
 
 
+def page_count(filename: str, n: int) -> str:
+    """ "3 pages", or a deck's "3 slides" (a slide is a deck's page: core/ingest/office.py)."""
+    unit = "slide" if filename.lower().endswith(".pptx") else "page"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
