@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_text_chars: int = 5_000_000  # ~1M words: about 5,500 passages to embed
     embedder: Literal["minilm", "fake"] = "minilm"
     embed_batch_size: int = 16  # measured: best raw and per-document throughput on 2 cores (docs/retrieval.md)
+    # auto: bf16 where the CPU has AMX (where bf16 measured faster), else fp32; the vectors stay
+    # float32 and comparable either way (docs/embedding.md)
+    embed_precision: Literal["auto", "fp32", "bf16"] = "auto"
     chunk_words: int = 180
     chunk_overlap_words: int = 30
 

@@ -79,4 +79,10 @@ else:
     st.dataframe(failures["recent"], hide_index=True, width="stretch",
                  column_order=["at", "class", "filename", "error", "user"])
 
+embedding = status["embedding"]
+if "error" in embedding:
+    st.error(f"Embedding path unavailable: {embedding['error']}")
+else:  # bf16 or fp32, and why: each worker decides for its own CPU (docs/embedding.md)
+    loaded = "loaded" if embedding["model_loaded"] else "loads on first use"
+    st.caption(f"Embedding: {embedding['embedder']} · {embedding['precision']} · model {loaded}")
 st.caption(f"Checked {status['checked_at']} on {status['host']} · APP_ENV={status['app_env']}")

@@ -1,11 +1,11 @@
 """Measurement commands: `eval beir|squad|coverage|definitions` (quality on public data),
-`bench ingest|query|ask` (speed)."""
+`bench ingest|embed|query|ask|index` (speed, memory)."""
 from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
 
-from core.cli import EXIT_OK, Cli, Commands, json_option
+from core.cli import EXIT_OK, EXIT_PROBLEMS, Cli, Commands, json_option
 
 
 def register(commands: Commands) -> None:
@@ -61,6 +61,18 @@ def register(commands: Commands) -> None:
     p.add_argument("files", nargs="+", metavar="FILE_OR_DIR")
     json_option(p)
     p = benches.add(
+        "embed", bench_embed, "fp32 against bf16 embedding: ingestion speed, query latency, SciFact and SQuAD quality.",
+        "In one run, for fp32 and for bf16: ingestion chunks/s of DIR/course_pdfs through the document service "
+        "(best of --repeats, interleaved), query embedding p50/p95 on SciFact claims (taking turns), SciFact train "
+        "nDCG@10 and SQuAD answer recall@5 (with ask latency); print both columns, the ratios and deltas, and a verdict against the targets "
+        "(>= 2x ingestion, |delta nDCG@10| <= 0.005, |delta recall@5| <= 0.01). Exit 1 if a target is missed.")
+    p.add_argument("--data", default=str(Path("..") / "shared" / "data"), metavar="DIR",
+                   help="the evaluation data folder with course_pdfs/, scifact/ and squad/ (default ../shared/data)")
+    p.add_argument("--repeats", type=int, default=2, help="ingestion runs per precision, best kept (default 2)")
+    p.add_argument("--queries", type=int, default=200, help="queries timed for embedding latency (default 200)")
+    p.add_argument("--squad-limit", type=int, help="ask only the first N SQuAD questions (default: all)")
+    json_option(p)
+    p = benches.add(
         "query", bench_query, "Query latency p50/p95 (query embedding included) at 10k and 100k chunks.",
         "Query latency p50/p95 at each index size, with the components measured in the same run as the baseline.")
     p.add_argument("--sizes", default="10000,100000", help="comma-separated index sizes (default 10000,100000)")
@@ -77,6 +89,15 @@ def register(commands: Commands) -> None:
                    help="a BEIR folder with corpus.jsonl and queries.jsonl (default ../shared/data/scifact)")
     p.add_argument("--db", metavar="DIR", help="keep the benchmark database and files in DIR and reuse them next "
                                                "time (default: a temporary folder, built every run)")
+    json_option(p)
+    p = benches.add(
+        "index", bench_index, "A class index: full build against adding one document; --memory: RSS with the model.",
+        "Write a synthetic class of N chunks into a temporary database; time a full index build (phase by phase), "
+        "then adding one 30-chunk document (the cache's update) against a full rebuild, in the same run. With "
+        "--memory: RSS of a process holding the real model and the class's index, against the 900 MB target.")
+    p.add_argument("--chunks", type=int, help="chunks in the class (default 100000; 50000 with --memory)")
+    p.add_argument("--repeats", type=int, default=3, help="documents added, one at a time (default 3)")
+    p.add_argument("--memory", action="store_true", help="measure RSS with the model and the index instead")
     json_option(p)
 
 
@@ -130,11 +151,32 @@ def bench_ask(args: Namespace, cli: Cli) -> int:
     return EXIT_OK
 
 
+def bench_embed(args: Namespace, cli: Cli) -> int:
+    from core.measure.bench_embed import bench_embed as run
+
+    result = run(Path(args.data), cli.settings, repeats=args.repeats, queries=args.queries,
+                 squad_limit=args.squad_limit, progress=None if args.json else cli.progress)
+    cli.print_json(result) if args.json else print(format_bench_embed(result))
+    return EXIT_OK if result["meets_targets"] else EXIT_PROBLEMS
+
+
 def bench_ingest(args: Namespace, cli: Cli) -> int:
     from core.measure.bench_ingest import bench_ingest as run
 
     result = run([Path(f) for f in args.files], cli.settings)
     cli.print_json(result) if args.json else print(format_bench_ingest(result))
+    return EXIT_OK
+
+
+def bench_index(args: Namespace, cli: Cli) -> int:
+    from core.measure import bench_index as bench
+
+    say = None if args.json else cli.progress
+    if args.memory:
+        result = bench.bench_memory(cli.settings, chunks=args.chunks or 50_000, progress=say)
+    else:
+        result = bench.bench_index(cli.settings, chunks=args.chunks or 100_000, repeats=args.repeats, progress=say)
+    cli.print_json(result) if args.json else print(bench.format_bench_index(result))
     return EXIT_OK
 
 
@@ -187,6 +229,34 @@ def format_bench_ingest(r: dict) -> str:
         f"  peak RSS          {r['peak_rss_mb']} MB",
     ]
     lines += [f"  FAILED {f['file']}: {f['error']}" for f in r["failed"]]
+    return "\n".join(lines)
+
+
+def format_bench_embed(r: dict) -> str:
+    """Render bench_embed's result: fp32 and bf16 side by side, the ratios and the verdict."""
+    a, b, d = r["sides"]["fp32"], r["sides"]["bf16"], r["deltas"]
+    rows = [
+        ("path", a["path"], b["path"], f"auto here: {r['auto_here']}"),
+        (f"ingest chunks/s ({a['chunks']} chunks, best of {r['repeats']})", a["ingest_chunks_per_s"],
+         b["ingest_chunks_per_s"], f"x{r['ingest_speedup']}"),
+        ("query embedding p50 ms", a["query_embed_p50_ms"], b["query_embed_p50_ms"], f"x{r['query_p50_speedup']}"),
+        ("query embedding p95 ms", a["query_embed_p95_ms"], b["query_embed_p95_ms"], ""),
+        ("SciFact train nDCG@10 (fused, the app's)", a["scifact_ndcg@10"], b["scifact_ndcg@10"],
+         f"{d['scifact_ndcg@10']:+.4f}"),
+        ("SciFact train nDCG@10 (dense alone)", a["scifact_dense_ndcg@10"], b["scifact_dense_ndcg@10"],
+         f"{d['scifact_dense_ndcg@10']:+.4f}"),
+        (f"SQuAD answer recall@5 ({a['squad_questions']} questions)", a["squad_recall@5"], b["squad_recall@5"],
+         f"{d['squad_recall@5']:+.4f}"),
+        ("SQuAD answer recall@1", a["squad_recall@1"], b["squad_recall@1"], f"{d['squad_recall@1']:+.4f}"),
+        ("SQuAD ask p50 / p95 ms", f"{a['ask_p50_ms']:.0f} / {a['ask_p95_ms']:.0f}",
+         f"{b['ask_p50_ms']:.0f} / {b['ask_p95_ms']:.0f}", ""),
+    ]
+    lines = [f"Embedding precision on {r['data']} ({r['cpu_count']} CPUs, load average "
+             f"{r['load_average_1m'][0]} -> {r['load_average_1m'][1]})",
+             f"  {'':<44}{'fp32':>24}{'bf16':>24}  ratio / delta"]
+    lines += [f"  {name:<44}{str(x):>24}{str(y):>24}  {z}" for name, x, y, z in rows]
+    checks = ", ".join(f"{name} {'ok' if ok else 'MISSED'}" for name, ok in r["checks"].items())
+    lines.append(f"verdict: {'meets' if r['meets_targets'] else 'MISSES'} the targets ({checks})")
     return "\n".join(lines)
 
 

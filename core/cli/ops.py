@@ -33,9 +33,10 @@ def register(commands: Commands) -> None:
     p.add_argument("source", metavar="IN", help="backup directory or .tar.gz")
     json_option(p)
 
-    p = commands.add("health", health, "Database and storage health, counts, failures and query latency (JSON).",
+    p = commands.add("health", health, "Database and storage health, counts, failures, query latency and the "
+                                       "embedding path, bf16 or fp32 (JSON).",
                      "Run the Status page's checks and print them as JSON; exit 1 if the database or "
-                     "storage is down.")
+                     "storage is down. `embedding.precision` names the arithmetic this machine embeds in.")
     p.add_argument("--hours", type=int, default=24, help="window for failures and latency (default 24)")
 
     storage = commands.group("storage", "Check or migrate the file store (local disk or S3).", "{check,migrate}")

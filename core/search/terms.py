@@ -22,12 +22,14 @@ def tokenize(texts: Iterable[str]) -> list[list[str]]:
     return [_stems([w for w in _SPLIT(t.lower()) if w not in stop]) for t in texts]
 
 
-def analyse(texts: Sequence[str]) -> tuple[list[list[int]], dict[str, int]]:
+def analyse(texts: Sequence[str], vocab: dict[str, int] | None = None) -> tuple[list[list[int]], dict[str, int]]:
     """Each text's term ids and the term -> id vocabulary (the same terms as tokenize).
 
     Each distinct word is filtered and stemmed once, so the per-token work is one lookup.
+    Given a `vocab`, new terms extend a copy of it and known terms keep their ids (an index
+    growing by a document); the given dict is not changed: a search may be reading it.
     """
-    vocab: dict[str, int] = {}
+    vocab = dict(vocab) if vocab else {}
     word_id: dict[str, int] = dict.fromkeys(native.english_stopwords(), -1)
     out: list[list[int]] = []
     for start in range(0, len(texts), _BLOCK):

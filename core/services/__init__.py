@@ -57,7 +57,8 @@ def lazy_embedder(settings: Settings) -> Callable[[], Embedder]:
         if not holder:
             with lock:
                 if not holder:
-                    holder.append(make_embedder(settings.embedder, batch_size=settings.embed_batch_size))
+                    holder.append(make_embedder(settings.embedder, batch_size=settings.embed_batch_size,
+                                                   precision=settings.embed_precision))
         return holder[0]
 
     return get

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from core.config import Settings
 from core.database import Database, current_revision, head_revision
 from core.models import Class, IngestFailure, User
+from core.search.embeddings import embedder_status
 from core.services.accounts import AccountService
 from core.services.actors import Actor
 from core.services.permissions import require_admin
@@ -59,6 +60,8 @@ class StatusService:
             "counts": _section(self._counts),
             "ingest_failures": _section(lambda: self._recent_ingest_failures(hours)),
             "queries": _section(lambda: {"hours": hours, **self.chat.latency_stats(hours=hours)}),
+            # which arithmetic embeds here (bf16 or fp32, and why): workers may differ (docs/embedding.md)
+            "embedding": _section(lambda: embedder_status(self.settings.embedder, self.settings.embed_precision)),
         }
 
     def _database_health(self) -> dict:
