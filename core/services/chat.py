@@ -92,6 +92,16 @@ class Message:
     related: list[Citation] = field(default_factory=list)
     model: str | None = None  # the language model that wrote it, if one did
 
+def _clean_question(question: str | None) -> str:
+    """The question with its whitespace collapsed; refused when empty or too long."""
+    question = " ".join((question or "").split())
+    if not question:
+        raise ValidationError("Type a question first.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValidationError(f"Questions are at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}.")
+    return question
+
+
 class ChatService:
     def __init__(self, db: Database, index_cache: IndexCache, embedder_factory: Callable[[], Embedder],
                  writer: LLMWriter | None = None):
@@ -112,11 +122,7 @@ class ChatService:
         """As ask(), with the text delivered as it is written (a language model streams it).
         Permission and validation errors are raised here, before any text."""
         started = time.perf_counter()
-        question = " ".join((question or "").split())
-        if not question:
-            raise ValidationError("Type a question first.")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise ValidationError(f"Questions are at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}.")
+        question = _clean_question(question)
         with self.db.transaction() as s:
             _, role = require_reader(s, actor, class_id)
         previous = self._previous_turns(actor, class_id)
@@ -139,9 +145,7 @@ class ChatService:
         (core/services/gold.py) is not a student asking. `as_student` searches the class as its
         students see it, whoever asks; otherwise as the actor sees it. (A model-written answer cites
         a subset of these.)"""
-        question = " ".join((question or "").split())
-        if not question or len(question) > MAX_QUESTION_CHARS:
-            raise ValidationError(f"A question has 1 to {MAX_QUESTION_CHARS} characters.")
+        question = _clean_question(question)
         with self.db.transaction() as s:
             _, role = require_reader(s, actor, class_id)
         index = self.indexes.get(class_id)

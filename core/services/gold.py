@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.answers.model import Citation
+from core.answers.model import source_label
 from core.database import Database
 from core.errors import NotFound, ValidationError
 from core.events import log_event
@@ -44,7 +44,7 @@ class CitedPage:
 
     @property
     def label(self) -> str:
-        return Citation(0, self.document_id or 0, self.document, self.page, "", 0.0, self.page_label).label
+        return source_label(self.document, self.page, self.page_label)
 
 
 @dataclass(frozen=True)
