@@ -1,6 +1,15 @@
 # ClassGPT: Streamlit app + CPU-only torch + the packaged all-MiniLM-L6-v2 model.
 # Layers run from least to most often changed: base, user, dependencies, then the code,
-# so an edit to the app rebuilds only the last layers.
+# so an edit to the app rebuilds only the last layers. Needs BuildKit (RUN --mount): the
+# default builder since Docker 23, and Fly.io's.
+
+# Optional pip settings for the install step, for a builder that reaches PyPI only through its own
+# CA, mirror or local wheels (CI: scripts/docker_image_check.sh passes an image holding /pip.conf,
+# the CA bundle and the CPU torch wheel). A normal build leaves it `scratch`: an empty directory.
+# It is mounted for that one step, so nothing of it lands in a layer of the image.
+ARG PIP_EXTRA_IMAGE=scratch
+FROM ${PIP_EXTRA_IMAGE} AS pip-extra
+
 FROM python:3.11.7-slim-bookworm
 
 # (DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN: it is a switch, not a secret)
@@ -27,8 +36,11 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 
 # dependencies: this layer is reused until requirements.txt or the install script changes
+# TORCH_INDEX_URL: unset, torch comes from PyTorch's CPU index (docker/install.sh)
+ARG TORCH_INDEX_URL
 COPY requirements.txt docker/install.sh /tmp/build/
-RUN sh /tmp/build/install.sh /tmp/build/requirements.txt && rm -rf /tmp/build
+RUN --mount=type=bind,from=pip-extra,target=/tmp/pip-extra \
+    PIP_EXTRA_DIR=/tmp/pip-extra sh /tmp/build/install.sh /tmp/build/requirements.txt && rm -rf /tmp/build
 
 COPY . .
 RUN mkdir -p /app/data && chown app:app /app/data

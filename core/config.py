@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     chunk_words: int = 180
     chunk_overlap_words: int = 30
 
+    # Who runs ingestion jobs (docs/jobs.md). auto: PostgreSQL's queue, taken by `python -m core
+    # worker` processes, on PostgreSQL; a thread of the app process on SQLite. thread: in-process
+    # on either database (one instance without workers); queue: PostgreSQL only.
+    job_runner: Literal["auto", "queue", "thread"] = "auto"
+    # times a worker may take one file before it is failed: a crash (or a kill) mid-job counts too,
+    # so a file that brings its worker down every time cannot loop forever
+    ingest_max_attempts: int = Field(default=3, ge=1, le=10)
+    # SIGTERM to a worker: the running job may finish for this long, then goes back to the queue
+    # (keep it under the platform's kill timeout: Fly's is 30 s in fly.toml)
+    worker_stop_timeout_s: float = Field(default=20.0, ge=0)
+
     # The optional language model that writes answers from the numbered sources (docs/llm.md): any
     # OpenAI-compatible chat completions endpoint. Empty base URL: extractive answers, fully offline.
     llm_base_url: str = ""  # e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama)
@@ -95,6 +106,12 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg2://" + self.database_url[len("postgres://"):]
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'classgpt.db').as_posix()}"
+
+    @property
+    def queued_jobs(self) -> bool:
+        """Ingestion goes through PostgreSQL's queue to worker processes; else a thread of this process."""
+        return self.job_runner == "queue" or (
+            self.job_runner == "auto" and self.sqlalchemy_url.startswith("postgresql"))
 
     @property
     def llm_enabled(self) -> bool:
@@ -170,6 +187,9 @@ class Settings(BaseSettings):
 
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ConfigError("S3_BUCKET is empty but STORAGE_BACKEND=s3 (or USE_S3=true)")
+        if self.job_runner == "queue" and not self.sqlalchemy_url.startswith("postgresql"):
+            raise ConfigError("JOB_RUNNER=queue needs PostgreSQL (DATABASE_URL); on SQLite jobs run in the "
+                              "app's own thread (JOB_RUNNER=auto or thread)")
         if self.app_env == "production":
             problems = self.production_problems()
             if problems:

@@ -112,6 +112,8 @@ class Document(Base):
 
 class Chunk(Base):
     __tablename__ = "chunks"
+    # revision 10: a job retried after a crash can never add a document's chunks twice
+    __table_args__ = (UniqueConstraint("document_id", "ordinal", name="uq_chunks_document_ordinal"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
@@ -122,6 +124,35 @@ class Chunk(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
     # revision 6: the page number the PDF declares ("xii", "51"); None when it declares none
     page_label: Mapped[str | None] = mapped_column(String(32))
+
+
+class IngestJob(Base):
+    """One uploaded file's way from stored original to indexed chunks (revision 10). The row is
+    the truth the Documents page, `python -m core jobs` and `ingest`'s wait read; the queue
+    (core/jobs) only says when a worker should take it. States: queued, working, ready, failed,
+    cancelled (its document was deleted before it was processed); docs/jobs.md."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    include_notes: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    stage: Mapped[str] = mapped_column(String(200), default="")  # "embedding 96/310 passages"
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class IngestFailure(Base):

@@ -1,19 +1,26 @@
 #!/bin/sh
 # Install ClassGPT's runtime dependencies into the active Python environment, CPU-only.
-# The Dockerfile and scripts/dockerfile_smoke.sh both run this file, so they cannot drift.
+# The Dockerfile's dependency step (scripts/docker_image_check.sh builds and probes the image).
 #
 #   sh docker/install.sh [requirements.txt]
 #
 # TORCH_INDEX_URL: where the CPU build of torch comes from (default: PyTorch's CPU index, whose
 # wheels carry no CUDA libraries). Set it empty to use pip's configured indexes and find-links
 # (a machine that already provides the +cpu wheel, as CI does).
+# PIP_EXTRA_DIR: a directory that may hold a pip.conf for this install only (the Dockerfile mounts
+# the optional `pip-extra` stage there; empty in a normal build, see docs/deploy.md "The image").
 set -eu
 
 REQUIREMENTS="${1:-requirements.txt}"
 TORCH_INDEX_URL="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
 PIP="python -m pip --no-cache-dir --disable-pip-version-check"
 
-torch_pin="$(grep -E '^torch==' "$REQUIREMENTS")"
+if [ -n "${PIP_EXTRA_DIR:-}" ] && [ -f "$PIP_EXTRA_DIR/pip.conf" ]; then
+  export PIP_CONFIG_FILE="$PIP_EXTRA_DIR/pip.conf"
+  echo "pip settings from $PIP_CONFIG_FILE (build-time only)"
+fi
+
+torch_pin="$(grep -m1 -E '^torch==' "$REQUIREMENTS")"  # the first: Linux's +cpu pin
 # torch first and alone: from the CPU index "torch==X" resolves to "X+cpu", which then satisfies
 # the same pin in requirements.txt without pulling the multi-GB CUDA build or nvidia-* wheels.
 if [ -n "$TORCH_INDEX_URL" ]; then

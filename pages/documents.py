@@ -9,7 +9,7 @@ import streamlit as st
 from ui.gold import gold_flags
 from ui.safe import inline
 from ui.state import get_services, require_actor
-from ui.upload import file_name, show_outcomes, upload_files
+from ui.upload import file_name, show_jobs, show_outcomes, submit_files
 from ui.visibility import visibility_inputs, visibility_label
 from ui.widgets import class_or_stop, delete_with_confirmation, human_size, page_count, when
 
@@ -62,11 +62,14 @@ if klass.can_manage:
         st.form_submit_button(label, type="primary", icon=":material/upload:", disabled=not accepted, help=why_not,
                               on_click=take, args=(accepted,))
     if chosen := ss.pop("classgpt_upload_files", None):
-        ss["classgpt_upload_outcomes"] = upload_files(documents, actor, klass.id, chosen,
-                                                      include_notes=include_notes, instructors_only=instructors_only,
-                                                      release_at=release_at)
+        queued, outcomes = submit_files(documents, actor, klass.id, chosen, include_notes=include_notes,
+                                        instructors_only=instructors_only, release_at=release_at)
+        ss["classgpt_upload_batch"] = queued
+        ss["classgpt_upload_outcomes"] = outcomes  # shown again on the run after (the rows' own ends it)
+        show_outcomes(outcomes)
     elif outcomes := ss.pop("classgpt_upload_outcomes", None):
         show_outcomes(outcomes)
+    show_jobs(documents, actor, klass.id, ss.get("classgpt_upload_batch", []))
 else:
     st.caption("Your instructor manages this class's documents; answers in Chat come from them.")
 

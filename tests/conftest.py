@@ -17,6 +17,10 @@ from core.search.embeddings import FakeEmbedder
 pytest_plugins = ["tests.fixtures_s3"]
 
 PG_BASE = os.environ.get("TEST_DATABASE_URL", "")
+# Ingest jobs run in a thread of the process that uploads, on PostgreSQL too, so a test's upload
+# is done when upload() returns (the same job code either way). The queue itself, with real
+# `python -m core worker` processes, is what tests/test_worker.py runs (JOB_RUNNER=queue).
+os.environ["JOB_RUNNER"] = "thread"
 
 
 

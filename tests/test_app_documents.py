@@ -3,6 +3,8 @@ or failed (with why); files it cannot read explained before upload; list, delete
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import date, datetime, timezone
 
 from tests.app_support import PASSWORD, app_env, logged_in, setup, shown, svc, texts  # noqa: F401
@@ -28,6 +30,16 @@ def _upload_button(at):
     return next(b for b in at.button if b.label.startswith("Upload and process"))
 
 
+def _until_jobs_end(at, timeout_s: float = 30.0):
+    """Run the page again (as the page's own one-second refresh does) until no upload is running."""
+    deadline = time.monotonic() + timeout_s
+    while at.get("progress") or any("Queued" in _plain(m.value) for m in at.markdown):
+        assert time.monotonic() < deadline, [_plain(m.value) for m in at.markdown]
+        time.sleep(0.2)
+        at = at.run()
+    return at
+
+
 def test_upload_several_files_each_with_its_status(app_env, svc, setup):
     prof, _, klass = setup
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
@@ -42,6 +54,10 @@ def test_upload_several_files_each_with_its_status(app_env, svc, setup):
     assert not at.warning and not _upload_button(at).disabled  # all three can be tried
     at = _upload_button(at).click().run()
     assert not at.exception and not at.file_uploader[0].value  # emptied for the next files at once
+    # every file has its row at once (queued, or already on its way), then the page follows them
+    listed = "\n".join(_plain(m.value) for m in at.markdown)
+    assert all(f"**{name}**" in listed for name in ("cells.pdf", "notes.md", "broken.pdf")), listed
+    at = _until_jobs_end(at)
     # every file has its row, in the order chosen: what was indexed, or why it failed, in words
     cells, notes, broken = (_plain(m.value) for m in at.markdown[:3])
     assert re.search(r"\*\*cells\.pdf\*\* is ready \(2 pages, \d+ passages?\)", cells), cells
@@ -59,43 +75,58 @@ def test_upload_several_files_each_with_its_status(app_env, svc, setup):
     # the failure is also listed for later
     assert at.expander[-1].label.startswith("Recent failed uploads (1)")
     # the outcome stays visible after the next rerun
-    at = at.run()
-    assert any("**cells.pdf** is ready (2 pages" in _plain(s.value) for s in at.success)
-    assert any("'broken.pdf' could not be opened as a PDF" in _plain(e.value) for e in at.error)
+    # the rows stay, read from the jobs, after the next run and in a new session (a closed tab)
+    for view in (at.run(), logged_in(app_env, "prof@example.edu", page_name="documents")):
+        shown_rows = "\n".join(_plain(m.value) for m in view.markdown)
+        assert "**cells.pdf** is ready (2 pages" in shown_rows
+        assert "'broken.pdf' could not be opened as a PDF" in shown_rows
 
 
 def test_every_file_is_listed_at_once_and_the_bar_moves_while_embedding(app_env, svc, setup, monkeypatch):
-    """Stopped in the middle of embedding the first file (st.stop, as if the page were left): the
-    first row shows how far embedding got, the others wait as Queued; nothing is half-saved."""
-    import streamlit as st
-
+    """Held in the middle of embedding the first file: its row shows how far embedding got (from
+    the job's row in the database), the others wait as Queued; nothing is half-saved; the same rows
+    show in a new session (a closed tab); let go, every file ends ready."""
     from core.search.embeddings import FakeEmbedder
 
-    prof, _, klass = setup
-    real_embed, calls = FakeEmbedder.embed, []
+    prof, student, klass = setup
+    real_embed, calls, hold = FakeEmbedder.embed, [], threading.Event()
 
-    def embed_then_stop(self, texts):
+    def embed_then_wait(self, texts):
         calls.append(len(texts))
         if len(calls) == 2:
-            st.stop()
+            assert hold.wait(30), "never let go"
         return real_embed(self, texts)
 
-    monkeypatch.setattr(FakeEmbedder, "embed", embed_then_stop)
+    monkeypatch.setattr(FakeEmbedder, "embed", embed_then_wait)
     long_text = " ".join(f"Passage word{i} about membranes and transport." for i in range(2400)).encode()
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
     at.file_uploader[0].set_value([("long.txt", long_text, "text/plain"),
                                    ("a.md", b"# A\n\nSome text.", "text/markdown"),
                                    ("b.txt", b"More text.", "text/plain")])
     at = _upload_button(at.run()).click().run()
-    assert [_plain(m.value) for m in at.markdown] == [
-        ":blue[:material/progress_activity:] **long.txt** · :gray[111.4 KB]",
-        ":gray[:material/schedule:] **a.md** · :gray[15 B · Queued]",
-        ":gray[:material/schedule:] **b.txt** · :gray[10 B · Queued]"]
-    (bar,) = at.get("progress")
-    done, total = map(int, re.fullmatch(r"Embedding (\d+)/(\d+) passages", bar.proto.text).groups())
-    assert (done, calls[0]) == (32, 32) and total > 64, bar.proto.text  # stopped in the second of 3+ groups
-    assert bar.proto.value == int(100 * (0.1 + 0.85 * 32 / total))
-    assert svc.documents.list(prof, klass.id) == []  # the stopped upload left nothing behind
+    try:
+        deadline = time.monotonic() + 20
+        while len(calls) < 2 or not at.get("progress") or "32/" not in at.get("progress")[0].proto.text:
+            assert time.monotonic() < deadline, [_plain(m.value) for m in at.markdown]
+            time.sleep(0.1)
+            at = at.run()
+        for view in (at, logged_in(app_env, "prof@example.edu", page_name="documents")):
+            assert [_plain(m.value) for m in view.markdown][:3] == [
+                ":blue[:material/progress_activity:] **long.txt** · :gray[111.4 KB]",
+                ":gray[:material/schedule:] **a.md** · :gray[15 B · Queued]",
+                ":gray[:material/schedule:] **b.txt** · :gray[10 B · Queued]"]
+            (bar,) = view.get("progress")
+            done, total = map(int, re.fullmatch(r"Embedding (\d+)/(\d+) passages", bar.proto.text).groups())
+            assert (done, calls[0]) == (32, 32) and total > 64, bar.proto.text  # held in the second of 3+ groups
+            assert bar.proto.value == int(100 * (0.1 + 0.85 * 32 / total))
+        # the instructor sees them as processing (and may delete one); students see none of them yet
+        assert {d.status for d in svc.documents.list(prof, klass.id)} == {"processing"}
+        assert svc.documents.list(student, klass.id) == []
+    finally:
+        hold.set()
+    at = _until_jobs_end(at)
+    assert "Done: all 3 files are ready." in _plain(at.success[0].value)
+    assert sorted(d.filename for d in svc.documents.list(prof, klass.id)) == ["a.md", "b.txt", "long.txt"]
 
 
 def test_a_type_it_cannot_read_is_explained_before_upload(app_env, svc, setup):
@@ -175,7 +206,7 @@ def test_a_filename_in_markdown_syntax_is_shown_as_text(app_env, svc, setup):
     prof, _, klass = setup
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
     at.file_uploader[0].set_value([(TRAP, b"Osmosis moves water across membranes.", "text/plain")])
-    at = _upload_button(at.run()).click().run()
+    at = _until_jobs_end(_upload_button(at.run()).click().run())
     assert not at.exception
     sources = _markdown_sources(at)
     assert TRAP in _plain(sources)  # shown as it was named
@@ -195,7 +226,7 @@ def test_upload_instructors_only_then_release_it_from_the_table(app_env, svc, se
     at.file_uploader[0].set_value([("key.pdf", make_pdf(["The secret constant is 7431."]), PDF)])
     at = at.run()
     at.checkbox(key="upload_hidden").check()
-    at = _upload_button(at).click().run()
+    at = _until_jobs_end(_upload_button(at).click().run())
     assert not at.exception
     (doc,) = svc.documents.list(prof, klass.id)
     assert doc.instructors_only and svc.documents.list(stu, klass.id) == []

@@ -25,13 +25,14 @@ from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
 from core.services.gold import GoldService
+from core.services.ingestion import IngestJobs
 from core.services.insights import InsightsService
 from core.services.status import StatusService
 from tests.factories import make_pdf
 
 SERVICES = {"accounts": AccountService, "classes": ClassService, "documents": DocumentService,
             "chat": ChatService, "feedback": FeedbackService, "insights": InsightsService, "status": StatusService,
-            "gold": GoldService}
+            "gold": GoldService, "jobs": IngestJobs}
 
 # public by nature, with the reason: they take credentials or a session's secret token, or give
 # aggregate numbers with no id in them
@@ -45,7 +46,16 @@ PUBLIC = {
     "classes.count": "a number for the Status page",
     "documents.counts": "numbers for the Status page",
     "documents.unsupported_reason": "judges a filename and a size the caller gives; reads nothing",
+    "documents.resume_jobs": "the app's start takes up its stopped predecessor's jobs; no actor, no data out",
+    "documents.notify_changed": "tells the listeners a class changed (the job code, after a document is ready)",
     "chat.latency_stats": "percentiles for the Status page",
+    # the job code and the operator's view: called by runners and the CLI, never with a user's actor
+    "jobs.run": "the job code a runner calls with a job id; it acts for the job's own uploader",
+    "jobs.get": "a job by id for the CLI and runners (the page reads jobs.for_class)",
+    "jobs.listing": "the operator's `python -m core jobs`",
+    "jobs.listen": "an in-process progress listener for a job this caller submitted",
+    "jobs.wait": "follows job ids the caller got from submit()",
+    "jobs.unfinished": "job ids for a runner starting up",
 }
 
 
@@ -114,6 +124,7 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "classes.roster": ("instructor", lambda w, a: w.services.classes.roster(a, w.klass)),
     "classes.rotate_join_code": ("instructor", lambda w, a: w.services.classes.rotate_join_code(a, w.klass)),
     "documents.upload": ("instructor", lambda w, a: w.services.documents.upload(a, w.klass, "x.txt", b"Some text.")),
+    "documents.submit": ("instructor", lambda w, a: w.services.documents.submit(a, w.klass, "y.txt", b"Other text.")),
     "documents.list": ("reader", lambda w, a: w.services.documents.list(a, w.klass)),
     "documents.failures": ("instructor", lambda w, a: w.services.documents.failures(a, w.klass)),
     "documents.download": ("reader", lambda w, a: w.services.documents.download(a, w.document)),
@@ -129,6 +140,7 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "feedback.rate": ("reader", lambda w, a: w.services.feedback.rate(a, w.answer, False)),
     "feedback.votes": ("reader", lambda w, a: w.services.feedback.votes(a, w.klass)),
     "feedback.for_class": ("instructor", lambda w, a: w.services.feedback.for_class(a, w.klass)),
+    "jobs.for_class": ("instructor", lambda w, a: w.services.jobs.for_class(a, w.klass)),
     "insights.overview": ("instructor", lambda w, a: w.services.insights.overview(a, w.klass)),
     "insights.question_groups": ("instructor", lambda w, a: w.services.insights.question_groups(a, w.klass)),
     "insights.unhelpful": ("instructor", lambda w, a: w.services.insights.unhelpful(a, w.klass)),

@@ -47,10 +47,13 @@ def test_compose_local_stack_wires_app_postgres_and_s3():
     assert env["DATABASE_URL"].startswith("postgresql+psycopg2://") and "@db:5432/" in env["DATABASE_URL"]
     assert env["STORAGE_BACKEND"] == "s3" and env["S3_BUCKET"]
     assert env["AWS_ENDPOINT_URL_S3"] == "http://s3:9000" and env["S3_ADDRESSING_STYLE"] == "path"
-    assert env["S3_CREATE_BUCKET"] == "1"  # the entrypoint creates the bucket on start
     assert "${AUTH_COOKIE_KEY:?" in env["AUTH_COOKIE_KEY"]  # no default secret even locally
-    assert app["depends_on"]["db"]["condition"] == "service_healthy"
-    assert app["depends_on"]["s3"]["condition"] == "service_healthy"
+    # the one-shot migrate service creates the bucket (entrypoint) and migrates, once the stores are up
+    migrate = services["migrate"]
+    assert migrate["environment"]["S3_CREATE_BUCKET"] == "1"
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert migrate["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "8501:8501" in " ".join(map(str, app["ports"]))
     db = services["db"]
     # the credentials in DATABASE_URL are the ones the database is created with
@@ -65,7 +68,7 @@ def test_compose_local_stack_wires_app_postgres_and_s3():
 
 def test_compose_prod_uses_external_postgres_and_s3():
     compose = _compose("docker-compose.prod.yml")
-    assert set(compose["services"]) == {"app"}, "production uses external PostgreSQL and S3"
+    assert set(compose["services"]) == {"migrate", "app", "worker"}, "production uses external PostgreSQL and S3"
     env = compose["services"]["app"]["environment"]
     for name in ("DATABASE_URL", "S3_BUCKET", "AUTH_COOKIE_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert str(env[name]).startswith("${" + name + ":?"), f"{name} must be required, with no default"
@@ -86,7 +89,8 @@ def test_dockerfile_start_command_and_healthcheck():
                                              "--server.port=8501"]
     assert "/_stcore/health" in dict(ins)["HEALTHCHECK"]
     assert dict(ins)["USER"] != "root"
-    assert ins[0][1].startswith("python:3.11") and "latest" not in ins[0][1]
+    base = [value for kind, value in ins if kind == "FROM"][-1]  # the final stage's
+    assert base.startswith("python:3.11") and "latest" not in base
     env = " ".join(value for kind, value in ins if kind == "ENV")
     assert "APP_ENV=production" in env.split()  # the image is production unless told otherwise
 

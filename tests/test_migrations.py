@@ -112,8 +112,15 @@ def test_models_match_the_migrations(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
     # SQLite cannot name foreign keys/unique constraints the way the mapping does; compare tables and columns
-    significant = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")]
+    significant = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")
+                   and not _queue_table(d)]
     assert significant == []
+
+
+def _queue_table(difference) -> bool:
+    """procrastinate's own tables (PostgreSQL only, made by revision 0010): the queue library's
+    schema, not the mapping's."""
+    return difference[0] == "remove_table" and difference[1].name.startswith("procrastinate_")
 
 
 def test_services_upgrade_an_old_database_on_start(database_url, tmp_path):

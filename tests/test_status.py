@@ -153,7 +153,9 @@ def test_event_lines_for_login_upload_ask_and_error(services, fast_bcrypt, event
     assert by_event["login"]["user"] == "prof@example.edu"
     upload = by_event["upload"]
     assert upload["filename"] == "physics.pdf" and upload["class_id"] == info.id
-    assert {"seconds", "status"} <= set(upload)
+    assert upload["status"] == "queued" and upload["job_id"]
+    ingested = by_event["ingested"]  # the job's own line, from whichever process ran it
+    assert ingested["job_id"] == upload["job_id"] and ingested["seconds"] > 0 and ingested["chunks"] >= 1
     ask = by_event["ask"]
     assert ask["latency_ms"] > 0 and ask["n_sources"] >= 1 and ask["class_id"] == info.id
     err = by_event["page_error"]

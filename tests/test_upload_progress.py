@@ -37,7 +37,8 @@ def test_progress_moves_while_embedding_and_ends_ready(services, instructor, kla
     assert all(s.split()[0] in STAGES for s, _ in stages)
     # the states in order, each once: nothing goes back
     order = [s.split()[0] for s, _ in stages]
-    assert list(dict.fromkeys(order)) == ["checking", "extracting", "saving", "embedding", "indexing", "ready"]
+    # (saved and queued first: the job extracts from the stored original)
+    assert list(dict.fromkeys(order)) == ["checking", "saving", "extracting", "embedding", "indexing", "ready"]
     embedding = [(s, f) for s, f in stages if s.startswith("embedding")]
     # a report before the first group and after each: the bar moves every EMBED_GROUP passages
     assert len({f for _, f in embedding}) == -(-result.chunks // EMBED_GROUP) + 1 >= 9

@@ -45,7 +45,10 @@ def get_services() -> Services:
 
     settings = Settings()
     configure_event_logging(settings.log_level)
-    return build_services(settings, migrate=True)  # the app brings the schema up to date at start
+    services = build_services(settings, migrate=True)  # the app brings the schema up to date at start
+    if services.queue.kind == "thread":  # this process runs the jobs: take up what a stopped one left
+        services.documents.resume_jobs()
+    return services
 
 
 @st.cache_resource(show_spinner=False)

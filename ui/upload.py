@@ -1,8 +1,8 @@
-"""The upload list: every chosen file at once with its state, each row redrawn in place as its file moves on.
+"""The upload list: every file of the class's recent uploads with its state, read from its ingest
+job's row, so it is right while the user watches (redrawn every second while a job runs), after a
+closed tab, and whichever process or worker runs the job.
 
-A row is (filename, size, state, progress, detail). Today the Documents page fills the rows from
-DocumentService.upload's progress callback while it runs; when ingestion becomes queued jobs
-(issue 12), the same rows can be filled from the database and drawn with show_rows.
+A row is (filename, size, state, progress, detail).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from core.services.actors import Actor
     from core.services.documents import DocumentService, IngestResult
+    from core.services.ingestion import JobInfo
 
 # what people read for each of the service's stages (core.services.documents.STAGES), while it runs
 RUNNING = {"checking": "Checking", "extracting": "Extracting text", "saving": "Saving the file",
@@ -64,7 +65,7 @@ def show_row(row: UploadRow) -> None:
     elif row.state == "failed":
         st.markdown(f":red[:material/error:] {name} failed · :gray[{size}]  \n:red[{inline(row.detail)}]")
     elif row.state == "queued":
-        st.markdown(f":gray[:material/schedule:] {name} · :gray[{size} · Queued]")
+        st.markdown(f":gray[:material/schedule:] {name} · :gray[{size} · {inline(row.detail or 'Queued')}]")
     else:
         st.markdown(f":blue[:material/progress_activity:] {name} · :gray[{size}]")
         st.progress(row.progress, text=inline(row.detail or RUNNING.get(row.state, row.state)))
@@ -99,31 +100,57 @@ def finished(row: UploadRow, result: IngestResult) -> UploadRow:
     return replace(row, state="ready", progress=1.0, detail=detail)
 
 
-def upload_files(documents: DocumentService, actor: Actor, class_id: int, files: list[UploadedFile],
-                 **options) -> list[tuple[str, str]]:
-    """List every file as queued, then upload them in turn, each row following its file; then a
-    summary. Returns the outcomes, (kind, Markdown) for the page to show again after a rerun."""
-    rows = [UploadRow(f.name, f.size) for f in files]
-    slots = show_rows(rows)
-    for i, upload in enumerate(files):
-        rows[i] = replace(rows[i], state="checking", detail=RUNNING["checking"])
-        redraw(slots[i], rows[i])
+def row_of(job: JobInfo) -> UploadRow:
+    """A file's row as its job's row says: queued, running (stage and bar), ready or failed (why)."""
+    row = UploadRow(job.filename, job.size_bytes)
+    if job.state == "queued":
+        return replace(row, detail="" if job.stage in ("", "queued") else job.stage.capitalize())
+    if job.state == "working":
+        return on_progress(replace(row, state="checking", detail=RUNNING["checking"]), job.stage, job.progress)
+    if job.state == "ready":
+        passages = f"{job.chunks} passage{'s' if job.chunks != 1 else ''}"
+        detail = f"{page_count(job.filename, job.pages)}, {passages}" if job.pages else passages
+        return replace(row, state="ready", progress=1.0, detail=detail)
+    return replace(row, state="failed", progress=1.0, detail=job.error or job.state)
 
-        def progress(stage: str, fraction: float, i: int = i) -> None:
-            moved = on_progress(rows[i], stage, fraction)
-            if moved != rows[i]:
-                rows[i] = moved
-                redraw(slots[i], moved)
 
+def submit_files(documents: DocumentService, actor: Actor, class_id: int, files: list[UploadedFile],
+                 **options) -> tuple[list[int], list[tuple[str, str]]]:
+    """Store and queue every file (fast: the work is the jobs'). Returns the queued jobs, and the
+    outcomes decided at once (a file already in the class, one refused by its type or first bytes)."""
+    job_ids, outcomes = [], []
+    for upload in files:
+        row = UploadRow(upload.name, upload.size)
         try:
-            result = documents.upload(actor, class_id, upload.name, upload.getvalue(), progress=progress, **options)
+            submitted = documents.submit(actor, class_id, upload.name, upload.getvalue(), **options)
         except ClassGPTError as exc:  # e.g. no longer an instructor of this class
-            rows[i] = replace(rows[i], state="failed", progress=1.0, detail=str(exc))
+            outcomes.append(outcome(replace(row, state="failed", detail=str(exc))))
+            continue
+        if submitted.job_id is not None:
+            job_ids.append(submitted.job_id)
         else:
-            rows[i] = finished(rows[i], result)
-        redraw(slots[i], rows[i])
-    show_summary(rows)
-    return [outcome(row) for row in rows]
+            outcomes.append(outcome(finished(row, submitted.result)))
+    return job_ids, outcomes
+
+
+def show_jobs(documents: DocumentService, actor: Actor, class_id: int, batch: list[int]) -> None:
+    """The class's uploads of the last half hour, one row each, redrawn every second while one runs;
+    when they have all ended, the whole page runs again (the documents list takes the new ones).
+    `batch` is the jobs this session just queued: once they have ended, a summary says how they went."""
+    running = any(job.active for job in documents.jobs.for_class(actor, class_id))
+
+    @st.fragment(run_every=1.0 if running else None)
+    def rows() -> None:
+        jobs = documents.jobs.for_class(actor, class_id)
+        if jobs:
+            show_rows([row_of(job) for job in jobs])
+        mine = [job for job in jobs if job.id in batch]
+        if batch and mine and not any(job.active for job in mine):
+            show_summary([row_of(job) for job in mine])
+        if running and not any(job.active for job in jobs):
+            st.rerun()  # all ended while the user watched: the full page shows the new documents
+
+    rows()
 
 
 def outcome(row: UploadRow) -> tuple[str, str]:

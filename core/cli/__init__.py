@@ -98,7 +98,7 @@ def json_option(parser: argparse.ArgumentParser, help: str = "print the result a
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import accounts, chat, classes, documents, gold, insights, measure, ops
+    from core.cli import accounts, chat, classes, documents, gold, insights, jobs, measure, ops
 
     parser = argparse.ArgumentParser(
         prog="python -m core",
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "environment (DATABASE_URL, DATA_DIR, STORAGE_BACKEND, ...; see README).",
     )
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    for area in (ops, accounts, classes, documents, chat, insights, gold, measure):
+    for area in (ops, accounts, classes, documents, jobs, chat, insights, gold, measure):
         area.register(commands)
     return parser
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from argparse import ArgumentTypeError, Namespace
 from datetime import datetime, timezone
+import time
 from pathlib import Path
 
 from core.cli import EXIT_OK, EXIT_PROBLEMS, Cli, Commands, as_user_option, class_option, json_option
+from core.cli.jobs import describe
+from core.services.ingestion import JobInfo
 
 
 def register(commands: Commands) -> None:
@@ -14,9 +17,12 @@ def register(commands: Commands) -> None:
     as_user_option(p)
     json_option(p)
 
-    p = commands.add("ingest", ingest, "Upload files into a class; one line per file, exit 1 if any failed.")
+    p = commands.add("ingest", ingest, "Upload files into a class and wait for their jobs, printing progress; "
+                                       "one line per file, exit 1 if any failed.")
     class_option(p)
     as_user_option(p)
+    p.add_argument("--no-wait", action="store_true",
+                   help="return once the files are stored and queued (follow them with `jobs`)")
     p.add_argument("--include-notes", action="store_true",
                    help="also index PowerPoint speaker notes (off by default: they often hold private remarks)")
     p.add_argument("--instructors-only", action="store_true",
@@ -63,27 +69,69 @@ def list_documents(args: Namespace, cli: Cli) -> int:
 
 
 def ingest(args: Namespace, cli: Cli) -> int:
-    documents = cli.services().documents
+    services = cli.services()
     actor = cli.actor(args.as_user)
-    failed = 0
+    lines: list[str | int] = []  # per file, in the order given: its line, or the job that will tell it
+    names: dict[int, str] = {}  # job id -> the file's name as given
     for path in map(Path, args.files):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            print(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
-            failed += 1
+            lines.append(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
             continue
-        result = documents.upload(actor, args.class_id, path.name, data, include_notes=args.include_notes,
-                                  instructors_only=args.instructors_only, release_at=args.release_at)
-        if result.ok:
-            note = " (already uploaded; not duplicated)" if result.deduplicated else ""
-            pages = f"{result.pages} pages, " if result.pages else ""
-            print(f"ok      {path.name}: document {result.document_id}, {pages}"
-                  f"{result.chunks} chunks, {result.seconds:.1f}s{note}")
+        submitted = services.documents.submit(actor, args.class_id, path.name, data, include_notes=args.include_notes,
+                                              instructors_only=args.instructors_only, release_at=args.release_at)
+        if submitted.job_id is not None:
+            names[submitted.job_id] = path.name
+            lines.append(submitted.job_id)
+        elif submitted.result.ok:
+            lines.append(f"ok      {path.name}: document {submitted.result.document_id} "
+                         "(already uploaded; not duplicated)")
         else:
-            failed += 1
-            print(f"FAILED  {path.name}: {result.error}")
-    return EXIT_PROBLEMS if failed else EXIT_OK
+            lines.append(f"FAILED  {path.name}: {submitted.result.error}")
+    if args.no_wait:
+        told = {job_id: f"queued  {name}: job {job_id}" for job_id, name in names.items()}
+        if names and not services.settings.queued_jobs:
+            cli.progress("note: on SQLite the jobs run in the app's process; they start when the app runs")
+    else:
+        told = _wait(services, names, cli)
+    out = [told[line] if isinstance(line, int) else line for line in lines]
+    print("\n".join(out))
+    return EXIT_PROBLEMS if any(line.startswith("FAILED") for line in out) else EXIT_OK
+
+
+NO_WORKER_AFTER_S = 10.0
+
+
+def _wait(services, names: dict[int, str], cli: Cli) -> dict[int, str]:  # noqa: ANN001
+    """Follow the jobs to their end, a progress line (stderr) whenever one moves; each job's last line."""
+    if not names:
+        return {}
+    started = time.monotonic()
+    warned = False
+
+    def moved(job: JobInfo) -> None:
+        if job.active:
+            cli.progress(f"        {names[job.id]}: {describe(job)}")
+
+    def no_worker() -> None:
+        nonlocal warned
+        if (not warned and services.settings.queued_jobs and time.monotonic() - started > NO_WORKER_AFTER_S
+                and services.queue.workers() == 0):
+            warned = True
+            cli.progress("note: no worker is running; start one with `python -m core worker` (or press Ctrl+C: "
+                         "the files stay queued)")
+
+    told = {}
+    for job in services.jobs.wait(list(names), moved, on_poll=no_worker):
+        seconds = (job.finished_at - job.created_at).total_seconds() if job.finished_at else 0.0
+        if job.state == "ready":
+            pages = f"{job.pages} pages, " if job.pages else ""
+            told[job.id] = (f"ok      {names[job.id]}: document {job.document_id}, {pages}{job.chunks} chunks, "
+                            f"{seconds:.1f}s")
+        else:
+            told[job.id] = f"FAILED  {names[job.id]}: {job.error}"
+    return told
 
 
 def set_visibility(args: Namespace, cli: Cli) -> int:

@@ -40,6 +40,9 @@ FORMAT = "classgpt-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SKIP_TABLES = {"alembic_version"}
+# procrastinate's tables (PostgreSQL only): the queue's transport, rebuilt from `ingest_jobs` when a
+# worker starts (jobs left unfinished are queued again), so a backup stays portable to SQLite
+SKIP_PREFIXES = ("procrastinate_",)
 BATCH = 1000
 
 
@@ -108,7 +111,7 @@ def _typed_tables(engine: Engine) -> list[sa.Table]:
     typed = sa.MetaData()
     orm = Base.metadata.tables
     for table in reflected.sorted_tables:
-        if table.name in SKIP_TABLES:
+        if table.name in SKIP_TABLES or table.name.startswith(SKIP_PREFIXES):
             continue
         columns = []
         for col in table.columns:

@@ -14,6 +14,7 @@ from core.answers.generate import make_writer
 from core.config import Settings
 from core.database import Database
 from core.events import log_event
+from core.jobs import JobQueue, make_job_queue
 from core.search.cache import IndexCache
 from core.search.embeddings import Embedder, make_embedder
 from core.services.accounts import AccountService
@@ -22,6 +23,7 @@ from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
 from core.services.gold import GoldService
+from core.services.ingestion import IngestJobs
 from core.services.insights import InsightsService
 from core.services.status import StatusService
 from core.storage import FileStore, StoreResolver, make_file_store
@@ -41,6 +43,8 @@ class Services:
     insights: InsightsService
     status: StatusService
     embedder_factory: Callable[[], Embedder]
+    jobs: IngestJobs
+    queue: JobQueue
 
     @property
     def embedder(self) -> Embedder:
@@ -65,7 +69,7 @@ def lazy_embedder(settings: Settings) -> Callable[[], Embedder]:
 
 
 def build_services(settings: Settings | None = None, *, migrate: bool = False, embedder: Embedder | None = None,
-                   store: FileStore | None = None) -> Services:
+                   store: FileStore | None = None, worker_name: str = "app") -> Services:
     """Every service over one database and file store. `migrate` upgrades the schema first (the
     app at start, tests, throwaway evaluation databases); otherwise the schema is used as it is."""
     settings = (settings or Settings()).check()
@@ -78,7 +82,11 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     accounts = AccountService(db, settings)
     classes = ClassService(db, stores)
     changed: list[Callable[[int], None]] = []  # told the class id after a document is ready or deleted
-    documents = DocumentService(db, store, stores, factory, settings, on_change=changed)
+    # the job code tells the same listeners once a document is ready (documents is bound below)
+    jobs = IngestJobs(db, stores, factory, settings, changed=lambda class_id: documents.notify_changed(class_id),
+                      worker_name=worker_name)
+    queue = make_job_queue(settings, db, jobs.run)
+    documents = DocumentService(db, store, stores, factory, settings, on_change=changed, jobs=jobs, queue=queue)
     chat = ChatService(db, IndexCache(db), factory, writer=make_writer(settings))
     gold = GoldService(db, chat)
     changed.append(gold._after_change)  # the class's checked questions run again
@@ -96,4 +104,6 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
         insights=InsightsService(db, feedback, factory),
         status=StatusService(db, store, settings, accounts, classes, documents, chat),
         embedder_factory=factory,
+        jobs=jobs,
+        queue=queue,
     )

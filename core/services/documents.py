@@ -1,8 +1,9 @@
-"""Documents: ingest (extract → store → embed → chunks), list, download, delete.
+"""Documents: upload (store the original, queue its ingest job), list, download, delete.
 
-A document row, its stored file and its chunks are one unit of work. Bad input is
-rejected before anything is written; after the row exists, any failure runs the
-compensation in `_undo` so that no row, object or chunk is left behind.
+A document row, its stored original and its job are written together; the job turns them into
+chunks (core/services/ingestion.py), or removes them with the reason of its failure. Bad input
+that can be judged at once (type, size, first bytes, a duplicate) is refused before anything is
+written.
 """
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -22,28 +22,34 @@ from core.config import Settings
 from core.database import Database
 from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable, ValidationError
 from core.events import log_event
-from core.ingest.chunking import chunk_pages
-from core.ingest.extract import OFFICE_TYPES, PDF, PPTX, SUPPORTED, Page, clean_filename, extract, unsupported_reason
-from core.models import Chunk, Class, Document, IngestFailure, User, utcnow
+from core.ingest.extract import (
+    OFFICE_TYPES,
+    PDF,
+    PPTX,
+    SUPPORTED,
+    Page,
+    clean_filename,
+    detect_content_type,
+    extract,
+    unsupported_reason,
+)
+from core.jobs import JobQueue
+from core.models import Chunk, Class, Document, IngestFailure, IngestJob, User, utcnow
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
+from core.services.ingestion import ACTIVE, EMBED_GROUP, STAGES, IngestJobs, JobInfo, Progress
 from core.services.permissions import require_instructor, require_reader
 from core.services.visibility import is_visible, sees_hidden, visible_clause
 from core.storage import FileStore, StoreResolver, checksum
 
 log = logging.getLogger(__name__)
 
-# A progress callback is told (stage, fraction of the whole upload done, 0..1). The stage's first
-# word is one of STAGES; the rest is for people ("embedding 96/310 passages"). A failure's reason
-# is the IngestResult's error. Callers: the Documents page (ui/upload.py), the CLI's ingest.
-Progress = Callable[[str, float], None]
-STAGES = ("checking", "extracting", "saving", "embedding", "indexing", "ready", "failed")
-STALE_PROCESSING = timedelta(minutes=30)  # far longer than any ingest: such a row's process died
+__all__ = ["EMBED_GROUP", "STAGES", "DocumentService", "IngestResult", "Progress", "Submitted"]
+# a `processing` document without a job is an upload of a version before jobs (revision 0010)
+# whose process died; this long after, its leftovers are cleared for a new upload of the file
+STALE_PROCESSING = timedelta(minutes=30)
 PREVIEWS_CACHED = 256  # page pictures (~100-300 KB each) kept per process
 TEXTS_CACHED = 16  # extracted documents (slides, Word pages or sections), kept per process for text previews
-# Chunks per embedder call: the progress moves while the slow step runs (~1 s a group with the
-# real model on 2 cores, where 256 left it still for 10 s), and no slower in total (docs/upload.md).
-EMBED_GROUP = 32
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,20 @@ class IngestResult:
     @property
     def ok(self) -> bool:
         return self.status == "ready"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An upload as submit() left it: queued (follow job_id), or decided at once (result)."""
+    filename: str
+    job_id: int | None = None
+    result: IngestResult | None = None
+
+
+def _result_of(job: JobInfo) -> IngestResult:
+    if job.state == "ready":
+        return IngestResult(job.filename, "ready", job.document_id, pages=job.pages, chunks=job.chunks)
+    return IngestResult(job.filename, "failed", error=job.error or f"{job.filename}: {job.state}")
 
 
 @dataclass(frozen=True)
@@ -126,8 +146,11 @@ def _aware(when: datetime | None) -> datetime | None:
 class DocumentService:
     def __init__(self, db: Database, store: FileStore, stores: StoreResolver,
                  embedder_factory: Callable[[], Embedder], settings: Settings,
-                 on_change: list[Callable[[int], None]] | None = None):
+                 on_change: list[Callable[[int], None]] | None = None, *,
+                 jobs: IngestJobs, queue: JobQueue):
         self.db = db
+        self.jobs = jobs  # the ingest jobs' code and rows
+        self.queue = queue  # who runs them
         # called with the class id after a document becomes ready or is deleted (the gold checks
         # run again: core/services/gold.py); the list itself is kept, so build_services may add to it
         self.on_change = on_change if on_change is not None else []
@@ -143,7 +166,7 @@ class DocumentService:
     def embedder(self) -> Embedder:
         return self._embedder_factory()
 
-    def _changed(self, class_id: int) -> None:
+    def notify_changed(self, class_id: int) -> None:
         """Tell the listeners that a class's material changed; a failure is logged, never raised:
         an upload or a delete must not fail because of what runs after it."""
         for listener in self.on_change:
@@ -158,147 +181,155 @@ class DocumentService:
         uploader to explain a file as soon as it is chosen. Reads nothing; upload() checks again."""
         return unsupported_reason(filename, size, self.settings.max_upload_bytes)
 
-    def upload(self, actor: Actor, class_id: int, filename: str, data: bytes,
-               progress: Progress | None = None, *, include_notes: bool = False,
-               instructors_only: bool = False, release_at: datetime | None = None) -> IngestResult:
-        """Ingest one file; returns its result (failed results carry the reason, nothing is kept).
+    def submit(self, actor: Actor, class_id: int, filename: str, data: bytes, *, include_notes: bool = False,
+               instructors_only: bool = False, release_at: datetime | None = None,
+               progress: Progress | None = None) -> Submitted:
+        """Store one file and queue its ingest job; returns at once. What can be judged without
+        reading the file through (its type, size, first bytes; a file already in the class) is
+        decided here, in `result`; the rest is the job's (`job_id`, followed in IngestJobs).
         A deck's speaker notes are indexed only with include_notes: they often hold private remarks.
-        instructors_only / release_at hide it from students (always / until then).
+        instructors_only / release_at hide it from students (always / until then). `progress`
+        hears every step where the job runs in this process (the thread runner).
         (The same bytes uploaded again return the existing document, whichever way it was made;
         asked to hide it, the upload hides that document: the instructor's latest word wins, and
         an answer key must not stay visible because it happened to be uploaded before.)"""
-        progress = progress or _no_progress
         filename = clean_filename(filename)
         release_at = _aware(release_at)
-        started = time.perf_counter()
         with self.db.transaction() as s:  # permission errors are raised, not recorded as failures
             require_instructor(s, actor, class_id, "upload documents")
         visibility = {"instructors_only": bool(instructors_only), "release_at": release_at}
         try:
-            result = self._ingest(actor, class_id, filename, data, progress, include_notes, visibility)
-            if result.deduplicated and result.document_id is not None and (instructors_only or release_at):
-                self._set_visibility(result.document_id, class_id, **visibility)
+            if reason := unsupported_reason(filename, len(data), self.settings.max_upload_bytes):
+                raise IngestError(reason)
+            content_type = detect_content_type(filename, data)
+            digest = checksum(data)
+            found = self._find_duplicate(class_id, digest)
+            if found is None:
+                found = self._store_and_queue(actor, class_id, filename, data, content_type, digest,
+                                              include_notes, visibility, progress)
         except ClassGPTError as exc:
             self._record_failure(actor, class_id, filename, str(exc))
-            progress("failed", 1.0)
-            result = IngestResult(filename, "failed", error=str(exc))
+            submitted = Submitted(filename, result=IngestResult(filename, "failed", error=str(exc)))
         else:
-            progress("ready", 1.0)
-        result = IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
+            if isinstance(found, int):
+                submitted = Submitted(filename, job_id=found)
+            else:
+                if found.document_id is not None and (instructors_only or release_at):
+                    self._set_visibility(found.document_id, class_id, **visibility)
+                submitted = Submitted(filename, result=found)
+        status = "queued" if submitted.job_id is not None else submitted.result.status
         log_event("upload", user=actor.email, class_id=class_id, filename=filename, size_bytes=len(data),
-                  status=result.status, document_id=result.document_id, pages=result.pages, chunks=result.chunks,
-                  deduplicated=result.deduplicated, seconds=round(result.seconds, 3), error=result.error)
-        if result.ok:
-            self._changed(class_id)
-        return result
+                  status=status, job_id=submitted.job_id,
+                  document_id=submitted.result.document_id if submitted.result else None,
+                  deduplicated=bool(submitted.result and submitted.result.deduplicated),
+                  error=submitted.result.error if submitted.result else None)
+        if submitted.result is not None and submitted.result.ok:
+            self.notify_changed(class_id)
+        return submitted
 
-    def _ingest(self, actor: Actor, class_id: int, filename: str, data: bytes, progress: Progress,
-                include_notes: bool = False, visibility: dict | None = None) -> IngestResult:
+    def resume_jobs(self) -> None:
+        """At a runner's start (the app on SQLite, a worker on PostgreSQL): take up the jobs left
+        unfinished by a runner that stopped, or by a restored backup (core/jobs)."""
+        self.queue.resume(self.jobs.unfinished(stale_only=self.queue.kind == "thread"))
+
+    def upload(self, actor: Actor, class_id: int, filename: str, data: bytes,
+               progress: Progress | None = None, *, include_notes: bool = False,
+               instructors_only: bool = False, release_at: datetime | None = None) -> IngestResult:
+        """submit() and wait for its job: the result once the file is ready or failed (failed
+        results carry the reason; nothing of the file is kept). Where jobs go to PostgreSQL's
+        queue, this waits for a worker."""
+        progress = progress or _no_progress
+        started = time.perf_counter()
         progress("checking", 0.0)
-        digest = checksum(data)
-        duplicate = self._find_duplicate(class_id, digest)
-        if duplicate is not None:
-            return duplicate
-        progress("extracting text", 0.02)
-        doc = extract(filename, data, max_bytes=self.settings.max_upload_bytes,
-                      max_pages=self.settings.max_pages_per_document, max_chars=self.settings.max_text_chars,
-                      include_notes=include_notes)
-        chunks = chunk_pages(doc.pages, self.settings.chunk_words, self.settings.chunk_overlap_words)
-        if not chunks:
-            raise IngestError(f"{filename}: no text to index was found.")
+        submitted = self.submit(actor, class_id, filename, data, include_notes=include_notes,
+                                instructors_only=instructors_only, release_at=release_at, progress=progress)
+        if submitted.result is not None:
+            result = submitted.result
+            progress("ready" if result.ok else "failed", 1.0)
+        else:
+            follow = None
+            if self.queue.kind != "thread":  # the job runs elsewhere: its row tells how it goes
+                def follow(job: JobInfo) -> None:
+                    if job.active:
+                        progress(job.stage or job.state, job.progress)
+            job = self.jobs.wait([submitted.job_id], follow)[0]
+            result = _result_of(job)
+            if self.queue.kind != "thread":
+                progress("ready" if result.ok else "failed", 1.0)
+        return replace(result, seconds=time.perf_counter() - started)
 
-        progress("saving", 0.08)
+    def _store_and_queue(self, actor: Actor, class_id: int, filename: str, data: bytes, content_type: str,
+                         digest: str, include_notes: bool, visibility: dict,
+                         progress: Progress | None) -> int | IngestResult:
+        """One transaction: the document row, its job, the queue's entry, and (last, so a failure
+        before it stores nothing) the original. A failed commit removes the stored original."""
+        if progress is not None:
+            progress("saving", 0.01)
+        key = None
         try:
             with self.db.transaction() as s:
-                row = Document(class_id=class_id, filename=filename, content_type=doc.content_type,
+                row = Document(class_id=class_id, filename=filename, content_type=content_type,
                                size_bytes=len(data), sha256=digest, storage_key="", status="processing",
-                               page_count=doc.page_count, uploaded_by=actor.user_id,
-                               storage_backend=self.store.backend, **(visibility or {}))
+                               page_count=0, uploaded_by=actor.user_id, storage_backend=self.store.backend,
+                               **visibility)
                 s.add(row)
                 s.flush()
                 row.storage_key = storage_key(class_id, row.id)
-                doc_id, key = row.id, row.storage_key
+                job = IngestJob(class_id=class_id, document_id=row.id, filename=filename, size_bytes=len(data),
+                                include_notes=include_notes, created_by=actor.user_id, state="queued",
+                                stage="queued", progress=0.0)
+                s.add(job)
+                s.flush()
+                if progress is not None:
+                    self.jobs.listen(job.id, progress)
+                self.queue.enqueue(s, job.id)
+                self.store.put(row.storage_key, data, content_type)
+                key, job_id = row.storage_key, job.id
         except IntegrityError:
             # the same bytes were uploaded concurrently and won the race
-            duplicate = self._find_duplicate(class_id, digest)
-            if duplicate is not None:
-                return duplicate
+            found = self._find_duplicate(class_id, digest)
+            if found is not None:
+                return found
             raise
-
-        stored = False
-        try:
-            self.store.put(key, data, doc.content_type)
-            stored = True
-            vectors = self._embed([c.text for c in chunks], progress)
-            progress("indexing", 0.95)
-            with self.db.transaction() as s:
-                s.execute(
-                    Chunk.__table__.insert(),
-                    [{"document_id": doc_id, "class_id": class_id, "ordinal": c.ordinal, "page": c.page,
-                      "page_label": c.page_label, "text": c.text, "embedding": vectors[i].tobytes()}
-                     for i, c in enumerate(chunks)],
-                )
-                s.execute(update(Document).where(Document.id == doc_id)
-                          .values(status="ready", chunk_count=len(chunks)))
-                s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
-        except BaseException as exc:
-            self._undo(doc_id, key if stored else None)
-            if isinstance(exc, ClassGPTError):
-                raise
-            if isinstance(exc, Exception):
-                log.exception("ingest of %s failed", filename)
-                raise IngestError(f"{filename}: processing failed ({type(exc).__name__}); nothing was saved.") from exc
+        except BaseException:
+            if key is not None:  # stored, then the commit failed
+                self._remove_object(self.store, key)
             raise
-        return IngestResult(filename, "ready", doc_id, pages=doc.page_count, chunks=len(chunks))
+        return job_id
 
-    def _embed(self, texts: list[str], progress: Progress) -> np.ndarray:
-        """Embed in groups of EMBED_GROUP, reporting "embedding n/N passages" from 0.1 to 0.95."""
-        embedder = self.embedder
-        total = len(texts)
-        # Longest first, as sentence-transformers orders one call's texts: small groups of similar
-        # length pad as little as one big call would (unsorted groups of 32 were ~9% slower).
-        order = sorted(range(total), key=lambda i: -len(texts[i]))
-        parts = []
-        progress(f"embedding 0/{total} passages", 0.1)
-        for start in range(0, total, EMBED_GROUP):
-            parts.append(embedder.embed([texts[i] for i in order[start:start + EMBED_GROUP]]))
-            done = min(start + EMBED_GROUP, total)
-            progress(f"embedding {done}/{total} passages", 0.1 + 0.85 * done / total)
-        vectors = np.empty((total, parts[0].shape[1]), dtype=np.float32)
-        vectors[order] = np.vstack(parts)
-        return vectors
-
-    def _undo(self, doc_id: int, key: str | None, store: FileStore | None = None) -> None:
-        """Remove every trace of a failed ingest; each step runs even if another fails."""
-        if key is not None:
-            try:
-                (store or self.store).delete(key)
-            except StorageUnavailable:
-                log.error("could not remove %s after a failed ingest; `storage check --fix` will", key)
+    @staticmethod
+    def _remove_object(store: FileStore, key: str) -> None:
         try:
-            with self.db.transaction() as s:
-                s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
-                s.execute(delete(Document).where(Document.id == doc_id))
-        except Exception:
-            log.exception("could not remove document %s after a failed ingest", doc_id)
+            store.delete(key)
+        except StorageUnavailable:
+            log.error("could not remove %s after a failed upload; `storage check --fix` will", key)
 
-    def _find_duplicate(self, class_id: int, digest: str) -> IngestResult | None:
+    def _find_duplicate(self, class_id: int, digest: str) -> IngestResult | int | None:
+        """The class's document with these bytes: ready (its result), still being processed (its
+        job's id), or None. A `processing` row without a live job is a crashed upload of an
+        earlier version: its leftovers are cleared so this upload can proceed."""
         with self.db.transaction() as s:
             existing = s.scalar(select(Document).where(Document.class_id == class_id, Document.sha256 == digest))
             if existing is None:
                 return None
-            abandoned = existing.status == "processing" and existing.created_at < utcnow() - STALE_PROCESSING
-            doc_id, key, backend = existing.id, existing.storage_key, existing.storage_backend
-            busy = None if existing.status == "ready" else (
-                f"{existing.filename}: the same file is being processed right now; it appears when ready.")
-            result = IngestResult(existing.filename, existing.status, existing.id, error=busy,
-                                  pages=existing.page_count, chunks=existing.chunk_count, deduplicated=True)
-        if abandoned:
-            # a process died mid-ingest long ago: clear its leftovers so this upload can proceed
-            log.warning("removing document %s, left in processing since a crash", doc_id)
-            self._undo(doc_id, key or None, self.stores(backend))
-            return None
-        return result
+            if existing.status == "ready":
+                return IngestResult(existing.filename, existing.status, existing.id, pages=existing.page_count,
+                                    chunks=existing.chunk_count, deduplicated=True)
+            job_id = s.scalar(select(IngestJob.id).where(IngestJob.document_id == existing.id,
+                                                         IngestJob.state.in_(ACTIVE)))
+            if job_id is not None:
+                return job_id
+            abandoned = existing.created_at < utcnow() - STALE_PROCESSING
+            doc_id, key, backend, name = existing.id, existing.storage_key, existing.storage_backend, existing.filename
+        if not abandoned:
+            return IngestResult(name, "processing", doc_id, deduplicated=True,
+                                error=f"{name}: the same file is being processed right now; it appears when ready.")
+        log.warning("removing document %s, left in processing since a crash", doc_id)
+        if key:
+            self._remove_object(self.stores(backend), key)
+        with self.db.transaction() as s:
+            s.execute(delete(Document).where(Document.id == doc_id))
+        return None
 
     def _record_failure(self, actor: Actor, class_id: int, filename: str, error: str) -> None:
         try:
@@ -314,8 +345,8 @@ class DocumentService:
             _, role = require_reader(s, actor, class_id)
             query = (select(Document, User.name, User.email).outerjoin(User, User.id == Document.uploaded_by)
                      .where(Document.class_id == class_id).order_by(Document.created_at.desc(), Document.id.desc()))
-            if not sees_hidden(role):
-                query = query.where(visible_clause())
+            if not sees_hidden(role):  # nor files still being processed: nothing of them answers yet
+                query = query.where(visible_clause(), Document.status == "ready")
             return [DocumentInfo(d.id, d.class_id, d.filename, d.content_type, d.size_bytes, d.page_count,
                                  d.chunk_count, d.status, d.error, _shown_name(name, email), d.created_at,
                                  d.instructors_only, d.release_at) for d, name, email in s.execute(query).all()]
@@ -440,13 +471,17 @@ class DocumentService:
                 raise NotFound(f"Document {document_id} does not exist.")
             require_instructor(s, actor, doc.class_id, "delete documents")
             class_id, key, backend = doc.class_id, doc.storage_key, doc.storage_backend
+            # a job still waiting for it has nothing left to do (one running finds the row gone)
+            s.execute(update(IngestJob).where(IngestJob.document_id == document_id, IngestJob.state == "queued")
+                      .values(state="cancelled", stage="cancelled", error="the document was deleted before it "
+                              "was processed", finished_at=utcnow()))
             s.delete(doc)
             s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
         try:
             self.stores(backend).delete(key)
         except StorageUnavailable:
             log.warning("document %s deleted; its file %s stays until `storage check --fix`", document_id, key)
-        self._changed(class_id)
+        self.notify_changed(class_id)
 
     def counts(self) -> dict[str, int]:
         with self.db.transaction() as s:
