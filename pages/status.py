@@ -67,6 +67,20 @@ else:
     cols[2].metric("p95", _ms(queries["p95_ms"]))
     cols[3].metric("p99", _ms(queries["p99_ms"]))
 
+jobs = status["jobs"]
+st.subheader("Ingest jobs")
+if "error" in jobs:
+    st.error(f"Jobs unavailable: {jobs['error']}")
+else:  # docs/jobs.md: a thread of the app on SQLite, worker processes on PostgreSQL's queue
+    cols = st.columns(4)
+    cols[0].metric("Queued", jobs["queued"])
+    cols[1].metric("Working", jobs["working"])
+    cols[2].metric("Oldest waiting", f"{jobs['oldest_queued_s']:.0f} s")
+    cols[3].metric("Workers alive", "in the app" if jobs["workers"] is None else jobs["workers"])
+    if jobs["workers"] == 0 and jobs["queued"]:
+        st.warning("Files are waiting and no worker is running: start `python -m core worker`.",
+                   icon=":material/warning:")
+
 failures = status["ingest_failures"]
 st.subheader(f"Failed uploads, last {failures.get('hours', 24)} h")
 if "error" in failures:

@@ -48,6 +48,8 @@ def test_healthy_status_with_counts_failures_and_latency(services, instructor, s
     queries = status["queries"]
     assert queries["queries"] == 3 and queries["hours"] == 24
     assert 0 < queries["p50_ms"] <= queries["p95_ms"] <= queries["p99_ms"]
+    # jobs run in this process here (tests/conftest.py): none waiting, none running
+    assert status["jobs"] == {"runner": "thread", "workers": None, "queued": 0, "working": 0, "oldest_queued_s": 0.0}
     json.dumps(status)  # the page and `python -m core health` print it as is
 
 
@@ -201,6 +203,7 @@ def test_status_page_shows_health_counts_and_latency_to_admins(services, monkeyp
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Users"] == "2" and metrics["Documents"] == "1" and metrics["Questions"] == "1"
     assert metrics["p50"].endswith("ms")
+    assert (metrics["Queued"], metrics["Working"], metrics["Workers alive"]) == ("0", "0", "in the app")
 
 
 def test_status_page_shows_storage_down(services, monkeypatch):

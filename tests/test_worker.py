@@ -146,6 +146,8 @@ def test_a_killed_worker_loses_nothing(app, queue_db, tmp_path, capsys):
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         assert capsys.readouterr().out == "local store: 1 objects, 1 documents recorded there\nOK\n"
+        jobs = app.status.report(SYSTEM)["jobs"]  # the Status page's view of the queue
+        assert (jobs["runner"], jobs["workers"], jobs["queued"], jobs["working"]) == ("queue", 1, 0, 0)
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0
     finally:

@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.config import Settings
@@ -348,6 +348,18 @@ class IngestJobs:
             query = query.where(IngestJob.state.in_(list(states)))
         with self.db.transaction() as s:
             return [_info(r) for r in s.scalars(query).all()]
+
+    def summary(self) -> dict:
+        """For the Status page: jobs waiting and running, and how long the oldest has waited."""
+        with self.db.transaction() as s:
+            counts = dict(s.execute(select(IngestJob.state, func.count()).where(IngestJob.state.in_(ACTIVE))
+                                    .group_by(IngestJob.state)).all())
+            oldest = s.scalar(select(func.min(IngestJob.created_at)).where(IngestJob.state == "queued"))
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=timezone.utc)  # (SQLite's aggregate skips the column type)
+        waited = round((utcnow() - oldest).total_seconds(), 1) if oldest is not None else 0.0
+        return {"queued": counts.get("queued", 0), "working": counts.get("working", 0),
+                "oldest_queued_s": waited}
 
     def listen(self, job_id: int, progress: Progress) -> None:
         with self._listeners_lock:

@@ -60,6 +60,7 @@ class StatusService:
             "counts": _section(self._counts),
             "ingest_failures": _section(lambda: self._recent_ingest_failures(hours)),
             "queries": _section(lambda: {"hours": hours, **self.chat.latency_stats(hours=hours)}),
+            "jobs": _section(self._jobs),
             # which arithmetic embeds here (bf16 or fp32, and why): workers may differ (docs/embedding.md)
             "embedding": _section(lambda: embedder_status(self.settings.embedder, self.settings.embed_precision)),
         }
@@ -93,6 +94,12 @@ class StatusService:
         _, ms, error = _timed(probe)
         return {"ok": error is None, "backend": store.backend, "where": _where(store), "latency_ms": ms,
                 "error": error}
+
+    def _jobs(self) -> dict:
+        """Who runs ingest jobs, how many workers are alive (the queue), what waits (docs/jobs.md)."""
+        queue = self.documents.queue
+        workers = queue.workers() if queue.kind == "queue" else None
+        return {"runner": queue.kind, "workers": workers, **self.documents.jobs.summary()}
 
     def _counts(self) -> dict:
         return {"users": self.accounts.count(), "classes": self.classes.count(), **self.documents.counts()}
