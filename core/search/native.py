@@ -67,8 +67,12 @@ def stemmer():
 
 
 @functools.cache
-def sentence_transformers() -> ModuleType:
-    """sentence-transformers on torch, offline and quiet; torch uses every core."""
+def transformers() -> ModuleType:
+    """transformers on torch, offline and quiet; torch uses every core.
+
+    Not sentence-transformers: importing it pulls scikit-learn, SciPy, pandas and pyarrow (for its
+    training and evaluation code), ~110 MB of a process's RSS that embedding never uses
+    (docs/retrieval.md, "Memory"); core/search/embeddings.py runs the model's three modules itself."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights come from site-packages, never a hub
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -77,9 +81,10 @@ def sentence_transformers() -> ModuleType:
     # Idle OpenMP workers sleep instead of spinning: on a shared or busy host a spinning
     # 2-thread team made one query embedding ~10x slower (measured). Must precede torch's import.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import sentence_transformers as lib
     import torch
+    import transformers as lib
 
+    lib.utils.logging.disable_progress_bar()  # "Loading weights" on every load
     # Both cores for the matrix multiplies (batch embedding is the ingestion bottleneck).
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     return lib

@@ -22,25 +22,38 @@ def tokenize(texts: Iterable[str]) -> list[list[str]]:
     return [_stems([w for w in _SPLIT(t.lower()) if w not in stop]) for t in texts]
 
 
-def analyse(texts: Sequence[str], vocab: dict[str, int] | None = None) -> tuple[list[list[int]], dict[str, int]]:
-    """Each text's term ids and the term -> id vocabulary (the same terms as tokenize).
+class Analysis:
+    """Term ids for texts given part by part (a build streamed in batches), as one analyse() of them all.
 
-    Each distinct word is filtered and stemmed once, so the per-token work is one lookup.
-    Given a `vocab`, new terms extend a copy of it and known terms keep their ids (an index
+    Each distinct word is filtered and stemmed once over all the parts, so the per-token work is one
+    lookup. New terms extend a copy of the given `vocab` and known terms keep their ids (an index
     growing by a document); the given dict is not changed: a search may be reading it.
     """
-    vocab = dict(vocab) if vocab else {}
-    word_id: dict[str, int] = dict.fromkeys(native.english_stopwords(), -1)
-    out: list[list[int]] = []
-    for start in range(0, len(texts), _BLOCK):
-        docs = [_SPLIT(t.lower()) for t in texts[start:start + _BLOCK]]
-        new: set[str] = set()
-        for words in docs:
-            new.update(words)
-        new.difference_update(word_id)
-        if new:
-            fresh = list(new)
-            for word, stem in zip(fresh, _stems(fresh)):
-                word_id[word] = vocab.setdefault(stem, len(vocab))
-        out.extend([i for i in map(word_id.__getitem__, words) if i >= 0] for words in docs)
-    return out, vocab
+
+    def __init__(self, vocab: dict[str, int] | None = None) -> None:
+        self.vocab = dict(vocab) if vocab else {}
+        self._word_id: dict[str, int] = dict.fromkeys(native.english_stopwords(), -1)
+
+    def add(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's term ids."""
+        vocab, word_id = self.vocab, self._word_id
+        out: list[list[int]] = []
+        for start in range(0, len(texts), _BLOCK):
+            docs = [_SPLIT(t.lower()) for t in texts[start:start + _BLOCK]]
+            new: set[str] = set()
+            for words in docs:
+                new.update(words)
+            new.difference_update(word_id)
+            if new:
+                fresh = list(new)
+                for word, stem in zip(fresh, _stems(fresh)):
+                    word_id[word] = vocab.setdefault(stem, len(vocab))
+            out.extend([i for i in map(word_id.__getitem__, words) if i >= 0] for words in docs)
+        return out
+
+
+def analyse(texts: Sequence[str], vocab: dict[str, int] | None = None) -> tuple[list[list[int]], dict[str, int]]:
+    """Each text's term ids and the term -> id vocabulary (the same terms as tokenize); a given
+    `vocab` is extended in a copy (see Analysis)."""
+    analysis = Analysis(vocab)
+    return analysis.add(texts), analysis.vocab
