@@ -56,6 +56,7 @@ PUBLIC = {
     "jobs.listen": "an in-process progress listener for a job this caller submitted",
     "jobs.wait": "follows job ids the caller got from submit()",
     "jobs.unfinished": "job ids for a runner starting up",
+    "jobs.summary": "numbers for the Status page",
 }
 
 

@@ -59,7 +59,9 @@ def warm_up_model() -> threading.Thread:
     finds the model ready.
     """
     services = get_services()
-    thread = threading.Thread(target=services.embedder_factory, name="classgpt-model-warmup", daemon=True)
+    # embedding a word loads the weights (building the embedder alone would not)
+    thread = threading.Thread(target=lambda: services.embedder.embed(["warm up"]), name="classgpt-model-warmup",
+                              daemon=True)
     thread.start()
     return thread
 

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -66,8 +67,19 @@ def stemmer():
     return Stemmer.Stemmer("english")
 
 
-@functools.cache
+# Importing torch/transformers from two threads at once (the first questions of a burst, each
+# loading the model) left transformers half-imported for the life of the process ("module
+# 'transformers' has no attribute 'AutoTokenizer'", found by `bench load`): one import at a time.
+_import_lock = threading.Lock()
+
+
 def transformers() -> ModuleType:
+    with _import_lock:
+        return _transformers()
+
+
+@functools.cache
+def _transformers() -> ModuleType:
     """transformers on torch, offline and quiet; torch uses every core.
 
     Not sentence-transformers: importing it pulls scikit-learn, SciPy, pandas and pyarrow (for its
