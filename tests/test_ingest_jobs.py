@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from core.cli.jobs import STATES
 from core.models import Chunk, Document, IngestFailure, IngestJob, utcnow
 from core.services.ingestion import STALE_AFTER
-from core.cli.jobs import STATES
 from tests.conftest import run_core
 from tests.factories import corrupt_pdf
 
@@ -70,8 +70,8 @@ def test_a_crashed_job_is_taken_up_at_the_next_start_and_indexed_once(services, 
     with services.db.transaction() as s:  # its runner died mid-job a while ago
         s.execute(update(IngestJob).where(IngestJob.id == job_id).values(
             state="working", attempts=1, worker="app", heartbeat_at=utcnow() - STALE_AFTER - timedelta(seconds=1)))
-    from core.services import build_services
     from core.search.embeddings import FakeEmbedder
+    from core.services import build_services
 
     restarted = build_services(services.settings, embedder=FakeEmbedder())  # the next start of the app
     restarted.documents.resume_jobs()

@@ -1,9 +1,9 @@
 """Document commands: `ingest`, `documents`, `visibility`, `delete-document`."""
 from __future__ import annotations
 
+import time
 from argparse import ArgumentTypeError, Namespace
 from datetime import datetime, timezone
-import time
 from pathlib import Path
 
 from core.cli import EXIT_OK, EXIT_PROBLEMS, Cli, Commands, as_user_option, class_option, json_option

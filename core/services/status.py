@@ -19,10 +19,10 @@ from core.models import Class, IngestFailure, User
 from core.search.embeddings import embedder_status
 from core.services.accounts import AccountService
 from core.services.actors import Actor
-from core.services.permissions import require_admin
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
+from core.services.permissions import require_admin
 from core.storage import FileStore
 
 HEALTH_PREFIX = "_health/"  # outside "classes/", so `storage check` never sees probes as orphans
