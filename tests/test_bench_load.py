@@ -1,4 +1,4 @@
-"""`bench load` drives the real app (`streamlit run app.py`) over Streamlit's websocket: sessions log
+"""`python -m loadtest` drives the real app (`streamlit run app.py`) over Streamlit's websocket: sessions log
 in through the login form and ask on the Chat page. Small and fast: the fake embedder, two sessions,
 a few seconds per phase, text fixtures written here (no ../shared/data)."""
 from __future__ import annotations
@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from core.measure.bench_load import LoadPlan, bench_load
-from core.measure.load_app import IngestRun, app_env, app_servers, seed, throwaway_database
-from core.measure.load_sessions import Student, answer_shown
-from core.measure.streamlit_client import SessionError
+from loadtest.bench import LoadPlan, bench_load
+from loadtest.system import IngestRun, app_env, app_servers, seed, throwaway_database
+from loadtest.sessions import Student, answer_shown
+from loadtest.client import SessionError
 
 # the servers compete for the CPU with the browser tests: never at the same time
 pytestmark = pytest.mark.xdist_group("browser")
@@ -86,6 +86,6 @@ def test_a_wrong_password_and_an_uncovered_question_are_seen_as_such(tmp_path, f
 
 
 def _chat(student, text):
-    from core.measure.streamlit_client import chat_value
+    from loadtest.client import chat_value
 
     return chat_value(student.session.page.widget("chat_input").id, text)

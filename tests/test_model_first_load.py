@@ -1,6 +1,6 @@
 """The first questions of a burst load the model together: in a fresh process, twenty threads
 embedding at once all get a vector (importing transformers from several threads at once once left
-it half-imported for the life of the server: found by `bench load`, core/search/native.py)."""
+it half-imported for the life of the server: found by `python -m loadtest`, core/search/native.py)."""
 from __future__ import annotations
 
 import subprocess

@@ -69,7 +69,7 @@ def stemmer():
 
 # Importing torch/transformers from two threads at once (the first questions of a burst, each
 # loading the model) left transformers half-imported for the life of the process ("module
-# 'transformers' has no attribute 'AutoTokenizer'", found by `bench load`): one import at a time.
+# 'transformers' has no attribute 'AutoTokenizer'", found by `python -m loadtest`): one import at a time.
 _import_lock = threading.Lock()
 
 

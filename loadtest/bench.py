@@ -1,4 +1,4 @@
-"""`python -m core bench load`: many students asking at once, through the real app's websocket.
+"""`python -m loadtest`: many students asking at once, through the real app's websocket.
 
 The system: a throwaway database (SQLite, or a fresh database on `--postgres`'s server) with an
 instructor, a class holding real documents and N enrolled students, seeded before the servers start;
@@ -15,7 +15,7 @@ run that does not finish within `--timeout` counts as an error too, and the sess
 
 Phases, in one run: a warm-up (one question per session, all at once: the model loads and the
 class index is built; out of the latency figures, but its errors count), idle (`--idle-duration`, no uploads), then loaded (`--duration`, while
-`--uploads` files are ingested in the background by a separate process: load_app.IngestRun).
+`--uploads` files are ingested in the background by a separate process: system.IngestRun).
 `--find-max` instead ramps the question rate step by step and reports the highest that keeps
 p95 under the target with no errors, for each instance count given.
 """
@@ -34,8 +34,8 @@ from pathlib import Path
 
 from core.errors import IngestError, ValidationError
 from core.measure.eval_coverage import percentiles
-from core.measure.load_app import IngestRun, Seeded, app_env, app_servers, seed, server_ask_ms, throwaway_database
-from core.measure.load_sessions import Run, Student, summary
+from loadtest.system import IngestRun, Seeded, app_env, app_servers, seed, server_ask_ms, throwaway_database
+from loadtest.sessions import Run, Student, summary
 
 DATA = Path("..") / "shared" / "data" / "course_pdfs"
 DEFAULT_DOCUMENTS = [DATA / "stanford_cs229_cheatsheets", DATA / "probability_cheatsheet"]

@@ -1,4 +1,4 @@
-"""The students of `bench load`: browser sessions (streamlit_client.py) that log in through the
+"""The students of `python -m loadtest`: browser sessions (streamlit_client.py) that log in through the
 login form, open Chat and ask through the chat input, at exponential gaps, recording each answer."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.measure.eval_coverage import percentiles
-from core.measure.streamlit_client import Page, SessionError, StreamlitSession, chat_value, text_value, trigger
+from loadtest.client import Page, SessionError, StreamlitSession, chat_value, text_value, trigger
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The system under load for `bench load`: a throwaway database with a class and its students,
+"""The system under load for `python -m loadtest`: a throwaway database with a class and its students,
 `streamlit run app.py` servers over it, and ingestion in the background by separate processes.
 
 Everything here talks to the app as an operator would: services to seed accounts (before any
@@ -24,7 +24,7 @@ from pathlib import Path
 from core.config import Settings
 from core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # the server's environment comes from here; whatever points the app at another database, store or
 # model would measure something else
 _UNSET = ("DATABASE_URL", "DATA_DIR", "STORAGE_BACKEND", "USE_S3", "S3_", "AWS_", "EMBEDDER", "APP_ENV",
@@ -160,7 +160,7 @@ class IngestRun:
         all died would leave it waiting for ever: it is stopped then, and fails."""
         code = self.proc.poll()
         if code is None and self.workers and all(w.poll() is not None for w in self.workers):
-            self.log.write("bench load: every worker exited; the ingest command is stopped\n")
+            self.log.write("loadtest: every worker exited; the ingest command is stopped\n")
             self.proc.kill()
             code = self.proc.wait()
         if code is not None and self.ended is None:

@@ -12,8 +12,8 @@ What it leaves out, on purpose: it never fetches static files or media (page pic
 reports no cached message hashes, so the server sends every element in full (a browser with a
 warm cache would get some as references). The protocol classes ship with Streamlit; the
 websocket client is the `websockets` package Streamlit itself requires. This module uses only
-Streamlit's generated protobuf classes, as a wire format; importing them runs streamlit/__init__
-(~0.4 s), so only `bench load` imports this module, lazily: `core` itself stays free of streamlit.
+Streamlit's generated protobuf classes, as a wire format; it lives outside `core`, which knows no
+screen: the load test is a client of the app, as a browser is.
 """
 from __future__ import annotations
 
