@@ -40,7 +40,7 @@ from core.services.actors import Actor
 from core.services.ingestion import ACTIVE, EMBED_GROUP, STAGES, IngestJobs, JobInfo, Progress
 from core.services.permissions import require_instructor, require_reader
 from core.services.visibility import is_visible, sees_hidden, visible_clause
-from core.storage import FileStore, StoreResolver, checksum
+from core.storage import FileStore, StoreResolver, checksum, remove_leftover
 
 log = logging.getLogger(__name__)
 
@@ -293,16 +293,9 @@ class DocumentService:
             raise
         except BaseException:
             if key is not None:  # stored, then the commit failed
-                self._remove_object(self.store, key)
+                remove_leftover(self.store, key, "a failed upload")
             raise
         return job_id
-
-    @staticmethod
-    def _remove_object(store: FileStore, key: str) -> None:
-        try:
-            store.delete(key)
-        except StorageUnavailable:
-            log.error("could not remove %s after a failed upload; `storage check --fix` will", key)
 
     def _find_duplicate(self, class_id: int, digest: str) -> IngestResult | int | None:
         """The class's document with these bytes: ready (its result), still being processed (its
@@ -326,7 +319,7 @@ class DocumentService:
                                 error=f"{name}: the same file is being processed right now; it appears when ready.")
         log.warning("removing document %s, left in processing since a crash", doc_id)
         if key:
-            self._remove_object(self.stores(backend), key)
+            remove_leftover(self.stores(backend), key, "a failed upload")
         with self.db.transaction() as s:
             s.execute(delete(Document).where(Document.id == doc_id))
         return None

@@ -36,7 +36,7 @@ from core.models import Chunk, Class, Document, IngestFailure, IngestJob, utcnow
 from core.search.embeddings import Embedder
 from core.services.actors import Actor
 from core.services.permissions import require_instructor
-from core.storage import StoreResolver
+from core.storage import StoreResolver, remove_leftover
 
 log = logging.getLogger(__name__)
 
@@ -303,10 +303,7 @@ class IngestJobs:
             doc = s.get(Document, claim.document_id) if claim.document_id is not None else None
             key, backend = (doc.storage_key, doc.storage_backend) if doc is not None else (None, None)
         if key:
-            try:
-                self.stores(backend).delete(key)
-            except StorageUnavailable:
-                log.error("could not remove %s after a failed ingest; `storage check --fix` will", key)
+            remove_leftover(self.stores(backend), key, "a failed ingest")
         with self.db.transaction() as s:
             s.execute(delete(Chunk).where(Chunk.document_id == claim.document_id))
             s.execute(delete(Document).where(Document.id == claim.document_id))

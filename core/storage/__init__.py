@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from core.errors import StorageUnavailable
+
 if TYPE_CHECKING:
     from core.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -68,3 +73,12 @@ class StoreResolver:
         if backend not in self._stores:
             self._stores[backend] = make_file_store(self.settings, backend)
         return self._stores[backend]
+
+
+def remove_leftover(store: FileStore, key: str, after: str) -> None:
+    """Delete an object no row will name any more (after a failed upload or ingest); where the store
+    cannot be reached it stays, and is said to: `storage check --fix` finds and removes it."""
+    try:
+        store.delete(key)
+    except StorageUnavailable:
+        log.error("could not remove %s after %s; `storage check --fix` will", key, after)
