@@ -55,9 +55,7 @@ def on_progress(row: UploadRow, stage: str, fraction: float) -> UploadRow:
 
 
 def show_row(row: UploadRow) -> None:
-    """One file: queued, running (with a moving bar), ready (what was indexed) or failed (why).
-    Always two elements, the second a bar or nothing: redrawn in the same run, a row with fewer
-    elements would leave the earlier bar standing under it."""
+    """One file: queued, running (with a moving bar), ready (what was indexed) or failed (why)."""
     name = f"**{file_name(row.filename)}**"
     size = human_size(row.size)
     if row.state == "ready":
@@ -69,23 +67,14 @@ def show_row(row: UploadRow) -> None:
     else:
         st.markdown(f":blue[:material/progress_activity:] {name} · :gray[{size}]")
         st.progress(row.progress, text=inline(row.detail or RUNNING.get(row.state, row.state)))
-        return
-    st.empty()
 
 
-def show_rows(rows: list[UploadRow]) -> list:
-    """Draw every row at once; returns one slot per row, for redrawing it in place (redraw)."""
-    slots = []
+def show_rows(rows: list[UploadRow]) -> None:
+    """Every row in one box (the fragment in show_jobs draws them again each second while one runs)."""
     with st.container(border=True, key="upload_rows"):
         for row in rows:
-            slots.append(st.empty())
-            redraw(slots[-1], row)
-    return slots
-
-
-def redraw(slot, row: UploadRow) -> None:
-    with slot.container():
-        show_row(row)
+            with st.container():
+                show_row(row)
 
 
 def finished(row: UploadRow, result: IngestResult) -> UploadRow:

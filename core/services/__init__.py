@@ -86,7 +86,7 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     jobs = IngestJobs(db, stores, factory, settings, changed=lambda class_id: documents.notify_changed(class_id),
                       worker_name=worker_name)
     queue = make_job_queue(settings, db, jobs.run)
-    documents = DocumentService(db, store, stores, factory, settings, on_change=changed, jobs=jobs, queue=queue)
+    documents = DocumentService(db, store, stores, settings, on_change=changed, jobs=jobs, queue=queue)
     chat = ChatService(db, IndexCache(db), factory, writer=make_writer(settings))
     gold = GoldService(db, chat)
     changed.append(gold._after_change)  # the class's checked questions run again

@@ -35,7 +35,6 @@ from core.ingest.extract import (
 )
 from core.jobs import JobQueue
 from core.models import Chunk, Class, Document, IngestFailure, IngestJob, User, utcnow
-from core.search.embeddings import Embedder
 from core.services.actors import Actor
 from core.services.ingestion import ACTIVE, EMBED_GROUP, STAGES, IngestJobs, JobInfo, Progress
 from core.services.permissions import require_instructor, require_reader
@@ -144,8 +143,7 @@ def _aware(when: datetime | None) -> datetime | None:
 
 
 class DocumentService:
-    def __init__(self, db: Database, store: FileStore, stores: StoreResolver,
-                 embedder_factory: Callable[[], Embedder], settings: Settings,
+    def __init__(self, db: Database, store: FileStore, stores: StoreResolver, settings: Settings,
                  on_change: list[Callable[[int], None]] | None = None, *,
                  jobs: IngestJobs, queue: JobQueue):
         self.db = db
@@ -159,12 +157,7 @@ class DocumentService:
         self._previews: OrderedDict[tuple[str, int, int, str | None], bytes] = OrderedDict()
         self._previews_lock = threading.Lock()
         self._texts: OrderedDict[str, list[Page]] = OrderedDict()  # by the file's sha256, like previews
-        self._embedder_factory = embedder_factory
         self.settings = settings
-
-    @property
-    def embedder(self) -> Embedder:
-        return self._embedder_factory()
 
     def notify_changed(self, class_id: int) -> None:
         """Tell the listeners that a class's material changed; a failure is logged, never raised:
