@@ -51,7 +51,6 @@ PUBLIC = {
     "chat.latency_stats": "percentiles for the Status page",
     # the job code and the operator's view: called by runners and the CLI, never with a user's actor
     "jobs.run": "the job code a runner calls with a job id; it acts for the job's own uploader",
-    "jobs.get": "a job by id for the CLI and runners (the page reads jobs.for_class)",
     "jobs.listing": "the operator's `python -m core jobs`",
     "jobs.listen": "an in-process progress listener for a job this caller submitted",
     "jobs.wait": "follows job ids the caller got from submit()",

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.config import Settings
 from core.database import Database
-from core.errors import ClassGPTError, IngestError, NotFound, StorageUnavailable
+from core.errors import ClassGPTError, IngestError, StorageUnavailable
 from core.events import log_event
 from core.ingest.chunking import chunk_pages
 from core.ingest.extract import extract
@@ -318,13 +318,6 @@ class IngestJobs:
                   filename=claim.filename, attempt=claim.attempts, error=error, worker=self.worker_name)
 
     # ---- reading ---------------------------------------------------------------------------------
-    def get(self, job_id: int) -> JobInfo:
-        with self.db.transaction() as s:
-            row = s.get(IngestJob, job_id)
-            if row is None:
-                raise NotFound(f"Job {job_id} does not exist.")
-            return _info(row)
-
     def for_class(self, actor: Actor, class_id: int, since: timedelta = RECENT) -> list[JobInfo]:
         """The class's jobs still running, and those finished lately, in the order they were queued
         (instructors)."""
