@@ -132,3 +132,14 @@ def test_bench_query_smoke():
     (size,) = result["sizes"]
     assert size["chunks"] == 300 and size["end_to_end"]["p95_ms"] >= size["end_to_end"]["p50_ms"]
     assert "300" in format_bench_query(result)
+
+
+def test_tied_bm25_scores_go_to_the_earlier_chunk_whatever_the_cut():
+    """Equal texts score equally: the order, and which of them make a cut at k, is by position, not
+    by whatever order the CPU's partial sort left them in (it differed between machines)."""
+    texts = ["osmosis moves water across a membrane"] * 3000 + ["nothing about it here"] * 1000
+    ids = list(range(100, 4100))
+    built = HybridIndex.build(ids, texts, EMB.embed(texts))
+    for k in (1, 7, 25, 100, 2999, 3000, 3500):
+        hits = built.search("osmosis", EMB.embed_query("osmosis"), k=k, mode="bm25")
+        assert [h.chunk_id for h in hits] == ids[:min(k, 3000)]

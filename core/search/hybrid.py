@@ -189,9 +189,16 @@ class HybridIndex:
         if scores is None or n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        if n < len(scores):
+            # every chunk tied with the n-th best is a candidate, and ties go to the earlier chunk:
+            # argpartition alone picks among ties by the CPU's SIMD sort, so the order (and which
+            # tied chunk makes the cut) would differ between machines
+            kth = scores[np.argpartition(-scores, n - 1)[n - 1]]
+            top = np.flatnonzero(scores >= kth)
+        else:
+            top = np.arange(len(scores))
         top = top[scores[top] > 0]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[np.lexsort((top, -scores[top]))][:n]
         return top, scores[top]
 
     def search(self, query: str, query_vec: np.ndarray, k: int = 8, mode: Mode = "fused",
