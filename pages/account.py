@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import ClassGPTError
 from core.services.passwords import PASSWORD_RULES
 from ui import auth
 from ui.safe import inline
 from ui.state import PAGE_NOTICE, get_services, require_actor
-from ui.widgets import show_error
+from ui.widgets import shown_errors
 
 ss = st.session_state
 actor = require_actor()
@@ -50,9 +49,6 @@ with st.expander("Delete my account", icon=":material/person_remove:"):
         if not confirmed:
             st.error("Tick the box to confirm that you want your account deleted.")
         else:
-            try:
+            with shown_errors("delete account"):
                 auth.delete_account(services, actor, password)
-            except ClassGPTError as exc:
-                show_error(exc)
-            else:
                 st.rerun()

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import ClassGPTError
 from ui.feedback import feedback_widget
 from ui.safe import block, inline
 from ui.sources import show_sources
 from ui.state import get_services, page_path, require_actor
-from ui.widgets import class_or_stop, show_error
+from ui.widgets import class_or_stop, shown_errors
 
 EAGER_ANSWERS = 1  # the newest answer's page images render at once; older ones when opened
 
@@ -58,16 +57,13 @@ question = st.chat_input(f"Ask about {klass.name}…", disabled=klass.document_c
 if question:
     with st.chat_message("user"):
         st.markdown(block(question))
-    with st.chat_message("assistant"):
-        try:
-            with st.spinner("Searching the class material…"):
-                stream = services.chat.ask_stream(actor, klass.id, question)
-            if services.chat.writer is not None:
-                st.write_stream(stream)  # the model's words as they arrive; checked before they are kept
-            else:
-                for _ in stream:  # the extractive answer is complete at once
-                    pass
-        except ClassGPTError as exc:
-            show_error(exc)
-        else:
-            st.rerun()  # history now holds the question and the answer; show them from there
+    with st.chat_message("assistant"), shown_errors("ask"):
+        with st.spinner("Searching the class material…"):
+            stream = services.chat.ask_stream(actor, klass.id, question)
+        # the words as they arrive (a model's are checked before they are kept), as text: a source
+        # that asks the model to write ![x](http://…) must not make a student's browser fetch it
+        shown, text = st.empty(), ""
+        for delta in stream:
+            text += delta
+            shown.markdown(block(text))
+        st.rerun()  # history now holds the question and the answer; show them from there

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import ClassGPTError
 from core.services.gold import MAX_QUESTION_CHARS, GoldInfo
 from ui.gold import STUDENT_VIEW, document_choice, question_card
 from ui.safe import inline
 from ui.state import get_services, page_path, require_actor
-from ui.widgets import class_or_stop, show_error
+from ui.widgets import class_or_stop, shown_errors
 
 ss = st.session_state
 NOTICE = "classgpt_gold_notice"
@@ -63,11 +62,8 @@ with st.form(f"gold_add_{n}"):
                                "a deck's slide numbers. Leave empty to accept any page of the document.")
     submitted = st.form_submit_button("Add question", icon=":material/add:")
 if submitted:
-    try:
+    with shown_errors("add checked question"):  # on an error the fields keep what was typed, to correct it
         added = gold.add(actor, klass.id, question, document, pages)
-    except ClassGPTError as exc:  # the fields keep what was typed, to correct it
-        show_error(exc)
-    else:
         ss[FORM] = n + 1
         ss[NOTICE] = f"Added “{inline(added.question)}”: run the checks to see its result."
         st.rerun()

@@ -1,5 +1,5 @@
 """Small, real files for tests: PDFs with known text per page, encrypted, scanned-looking, broken;
-PowerPoint decks and Word files.
+PowerPoint decks and Word files; and `upload`, which sends one through the app's own path.
 
 PDFs are written with fpdf2 (a dev dependency) using the built-in Helvetica font, so page
 text must be Latin-1; long texts wrap across lines.
@@ -13,6 +13,12 @@ from datetime import datetime, timezone
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 from PIL import Image, ImageDraw
+
+
+def upload(services, actor, class_id: int, filename: str, data: bytes, **options):  # noqa: ANN001
+    """An upload as the app, the CLI and the benchmarks make one: submitted, then followed to its end
+    (the IngestResult: ready, or failed with the reason)."""
+    return services.ingestion.wait_for(services.ingestion.submit(actor, class_id, filename, data, **options))
 
 
 def _new_pdf() -> FPDF:

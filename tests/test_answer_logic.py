@@ -11,9 +11,10 @@ from core.answers.model import Citation
 from core.answers.questions import QuestionForm, is_follow_up, question_form
 from core.answers.sentences import STRONG, WEAK, definition_strength, is_statement
 from core.answers.sources import select_sources
-from core.search.cache import IndexedChunk, Match
+from core.search.cache import IndexedChunk, Match, TermStatistics
 from core.search.embeddings import FakeEmbedder
 from core.search.hybrid import HybridIndex
+from core.search.terms import tokenize
 
 
 @pytest.mark.parametrize("question, terms, comparison", [
@@ -145,7 +146,9 @@ def test_coverage_uses_words_the_class_never_uses():
     def judge(question, cosine):
         matches = [Match(chunks[h.chunk_id], h.score, cosine)
                    for h in hybrid.search(question, embedder.embed_query(question), k=3)]
-        return judge_coverage(hybrid, question, matches)
+        held = [set(words) for words in tokenize(texts)]
+        stats = TermStatistics(len(texts), {t: sum(t in h for h in held) for t in question_terms(question)})
+        return judge_coverage(question, matches, stats)
 
     assert question_terms("What is word2vec?") == ["word2vec"]
     off = judge("What is word2vec?", cosine=0.35)

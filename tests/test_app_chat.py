@@ -5,7 +5,7 @@ import pytest
 
 from core.services.chat import NOT_FOUND
 from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, shown, texts  # noqa: F401
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 NOTES = make_pdf([
     "Photosynthesis turns light energy into chemical energy in plants.",
@@ -34,7 +34,7 @@ def test_a_class_without_documents_says_so_plainly(app_env, setup):
 
 def test_an_answer_cites_document_and_page_with_passage_and_picture(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at = _ask(at, "Where does the Calvin cycle take place?")
     assert not at.exception
@@ -52,7 +52,7 @@ def test_an_answer_cites_document_and_page_with_passage_and_picture(app_env, svc
 
 def test_history_is_shown_on_the_next_visit(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     svc.chat.ask(stu, klass.id, "Where does the Calvin cycle take place?")
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
@@ -65,7 +65,7 @@ def test_history_is_shown_on_the_next_visit(app_env, svc, setup):
 
 def test_nothing_relevant_says_so(app_env, svc, setup):
     prof, _, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at = _ask(at, "zzz qqq xxyyzz")
     assert shown(at.chat_message[1].markdown[0].value) == NOT_FOUND
@@ -74,7 +74,7 @@ def test_nothing_relevant_says_so(app_env, svc, setup):
 
 def test_clear_history(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     svc.chat.ask(stu, klass.id, "Where does the Calvin cycle take place?")
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at = at.sidebar.button(key="clear_chat").click().run()
@@ -88,7 +88,7 @@ def test_answers_and_passages_keep_their_text_literally(app_env, svc, setup):
     prof, stu, klass = setup
     notes = (b"1. Recursion: a function calls itself.\n"
              b">>> def countdown(n):\n...     return countdown(n - 1)\n")
-    svc.documents.upload(prof, klass.id, "python.txt", notes)
+    upload(svc, prof, klass.id, "python.txt", notes)
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at = _ask(at, "What is a recursive function?")
     answer = at.chat_message[1].markdown[0].value

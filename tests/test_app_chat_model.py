@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app_support import PASSWORD, app_env, logged_in, shown, texts  # noqa: F401
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 from tests.llm_stub import LLMStub, Reply
 
 NOTES = make_pdf([
@@ -36,7 +36,7 @@ def course(stub, app_env):
     stu = svc.accounts.register("stu@example.edu", PASSWORD, "Stu").actor()
     klass = svc.classes.create(prof, "Biology 101")
     svc.classes.join(stu, klass.join_code)
-    assert svc.documents.upload(prof, klass.id, "bio.pdf", NOTES).ok
+    assert upload(svc, prof, klass.id, "bio.pdf", NOTES).ok
     return svc, stu, klass
 
 

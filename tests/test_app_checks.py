@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app_support import TIMEOUT, app_env, logged_in, page, setup, shown, svc, texts  # noqa: F401
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 LECTURE = ["Cell biology. The cell membrane separates the cell from its surroundings.",
            "Mitochondria produce ATP through cellular respiration."]
@@ -16,7 +16,7 @@ TRAP = "![x](tracker.png) :red[alert] $x$?"  # Markdown, a Streamlit directive, 
 
 
 def _lecture(svc, prof, klass) -> int:
-    result = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(LECTURE))
+    result = upload(svc, prof, klass.id, "cells.pdf", make_pdf(LECTURE))
     assert result.ok
     return result.document_id
 
@@ -163,7 +163,7 @@ def test_documents_page_flag_lists_questions_that_stopped_being_answered(app_env
 def test_the_documents_page_flags_a_question_that_stopped_being_answered(app_env, svc, setup):
     prof, stu, klass = setup
     doc_id = _lecture(svc, prof, klass)
-    other = svc.documents.upload(prof, klass.id, "other.pdf", make_pdf(["Ribosomes build proteins."])).document_id
+    other = upload(svc, prof, klass.id, "other.pdf", make_pdf(["Ribosomes build proteins."])).document_id
     svc.gold.add(prof, klass.id, QUESTION, doc_id, "2")
     svc.gold.run(prof, klass.id)
     at = logged_in(app_env, "prof@example.edu", page_name="documents")

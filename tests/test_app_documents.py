@@ -8,7 +8,7 @@ import time
 from datetime import date, datetime, timezone
 
 from tests.app_support import PASSWORD, app_env, logged_in, setup, shown, svc, texts  # noqa: F401
-from tests.factories import corrupt_pdf, make_pdf
+from tests.factories import corrupt_pdf, make_pdf, upload
 
 PDF = "application/pdf"
 
@@ -163,7 +163,7 @@ def test_a_type_it_cannot_read_is_explained_before_upload(app_env, svc, setup):
 
 def test_delete_asks_to_confirm(app_env, svc, setup):
     prof, _, klass = setup
-    doc = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
+    doc = upload(svc, prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
     at = logged_in(app_env, "prof@example.edu", page_name="documents")
     at = at.button(key=f"delete_{doc.document_id}").click().run()
     assert "Delete **cells.pdf**?" in shown(at.warning[0].value)
@@ -176,7 +176,7 @@ def test_delete_asks_to_confirm(app_env, svc, setup):
 
 def test_students_see_the_list_read_only(app_env, svc, setup):
     prof, _, klass = setup
-    doc = svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
+    doc = upload(svc, prof, klass.id, "cells.pdf", make_pdf(["Cells are the unit of life."]))
     at = logged_in(app_env, "stu@example.edu", page_name="documents")
     assert not at.exception
     assert not at.file_uploader
@@ -215,7 +215,7 @@ def test_a_filename_in_markdown_syntax_is_shown_as_text(app_env, svc, setup):
     assert "![x](" not in sources and ":red[" not in sources and "$x$" not in sources  # nothing to render
     assert r"\!\[x\]\(tracker\." "\u200b" r"png\)" in sources  # escaped (and free to wrap after the dot)
     # the students' view of the list, and a failure that quotes the name, escape it too
-    svc.documents.upload(prof, klass.id, "![y](tracker2.png).xyz", b"data")
+    upload(svc, prof, klass.id, "![y](tracker2.png).xyz", b"data")
     for email in ("stu@example.edu", "prof@example.edu"):
         at = logged_in(app_env, email, page_name="documents")
         sources = _markdown_sources(at)

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from core.models import AnswerFeedback
 from tests.app_support import app_env, logged_in, setup, svc  # noqa: F401
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 from ui.feedback import THANKS_DOWN, THANKS_UP, WITHDRAWN
 
 NOTES = make_pdf([
@@ -22,7 +22,7 @@ def votes(svc) -> list[tuple[int | None, bool, str]]:
 
 def test_a_student_rates_an_answer_and_sees_the_vote_again(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at.chat_input[0].set_value(QUESTION)
     at = at.run()
@@ -55,7 +55,7 @@ def test_a_student_rates_an_answer_and_sees_the_vote_again(app_env, svc, setup):
 def test_a_vote_that_cannot_be_stored_says_why(app_env, svc, setup):
     """The answer was cleared in another tab before the click: the page says so, stores nothing."""
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     svc.chat.ask(stu, klass.id, QUESTION)
     answer = svc.chat.history(stu, klass.id)[-1]
     at = logged_in(app_env, "stu@example.edu", page_name="chat")

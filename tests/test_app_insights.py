@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.models import QueryLog
 from tests.app_support import app_env, logged_in, page, setup, svc, texts  # noqa: F401
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 NOTES = make_pdf([
     "Photosynthesis turns light energy into chemical energy in plants.",
@@ -26,7 +26,7 @@ def log_ids(svc) -> list[int]:
 
 def test_instructor_sees_the_unanswered_question_and_who_asked_only_after_a_click(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     svc.chat.ask(stu, klass.id, COVERED)
     svc.chat.ask(stu, klass.id, MISSING)
     at = logged_in(app_env, "prof@example.edu", page_name="insights")
@@ -62,7 +62,7 @@ def test_the_page_says_what_will_appear_when_there_is_nothing_yet(app_env, svc, 
 
 def test_unhelpful_answers_are_shown_without_names(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "bio.pdf", NOTES)
+    upload(svc, prof, klass.id, "bio.pdf", NOTES)
     answer = svc.chat.ask(stu, klass.id, COVERED)
     svc.feedback.rate(stu, answer.message_id, False)
     at = logged_in(app_env, "prof@example.edu", page_name="insights")

@@ -25,14 +25,14 @@ from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
 from core.services.gold import GoldService
-from core.services.ingestion import IngestJobs
+from core.services.ingestion import IngestionService
 from core.services.insights import InsightsService
 from core.services.status import StatusService
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 SERVICES = {"accounts": AccountService, "classes": ClassService, "documents": DocumentService,
             "chat": ChatService, "feedback": FeedbackService, "insights": InsightsService, "status": StatusService,
-            "gold": GoldService, "jobs": IngestJobs}
+            "gold": GoldService, "ingestion": IngestionService}
 
 # public by nature, with the reason: they take credentials or a session's secret token, or give
 # aggregate numbers with no id in them
@@ -45,17 +45,20 @@ PUBLIC = {
     "accounts.count": "a number for the Status page",
     "classes.count": "a number for the Status page",
     "documents.counts": "numbers for the Status page",
-    "documents.unsupported_reason": "judges a filename and a size the caller gives; reads nothing",
-    "documents.resume_jobs": "the app's start takes up its stopped predecessor's jobs; no actor, no data out",
-    "documents.notify_changed": "tells the listeners a class changed (the job code, after a document is ready)",
     "chat.latency_stats": "percentiles for the Status page",
+    "gold.rerun": "the listener of a class's material changing (after a permitted upload, delete or hide)",
+    "ingestion.unsupported_reason": "judges a filename and a size the caller gives; reads nothing",
     # the job code and the operator's view: called by runners and the CLI, never with a user's actor
-    "jobs.run": "the job code a runner calls with a job id; it acts for the job's own uploader",
-    "jobs.listing": "the operator's `python -m core jobs`",
-    "jobs.listen": "an in-process progress listener for a job this caller submitted",
-    "jobs.wait": "follows job ids the caller got from submit()",
-    "jobs.unfinished": "job ids for a runner starting up",
-    "jobs.summary": "numbers for the Status page",
+    "ingestion.run_job": "the job code a runner calls with a job id; it acts for the job's own uploader",
+    "ingestion.resume": "the app's start takes up its stopped predecessor's jobs; no actor, no data out",
+    "ingestion.close": "this process's runner takes no more jobs; no data out",
+    "ingestion.cancel_waiting": "runs in the caller's transaction: documents.delete, after its own check",
+    "ingestion.listing": "the operator's `python -m core jobs`",
+    "ingestion.wait": "follows job ids the caller got from submit()",
+    "ingestion.wait_for": "follows the upload the caller got from submit()",
+    "ingestion.unfinished": "job ids for a runner starting up",
+    "ingestion.summary": "numbers for the Status page",
+    "ingestion.workers": "a number for the Status page and `ingest`",
 }
 
 
@@ -91,8 +94,8 @@ def world(services, fast_bcrypt) -> World:
         s.flush()
         legacy_id = legacy.id
     pdf = make_pdf(["Mitochondria make ATP.", "Ribosomes build proteins."])
-    document = svc.documents.upload(prof, klass.id, "bio.pdf", pdf).document_id
-    legacy_document = svc.documents.upload(SYSTEM, legacy_id, "old.pdf", pdf).document_id
+    document = upload(svc, prof, klass.id, "bio.pdf", pdf).document_id
+    legacy_document = upload(svc, SYSTEM, legacy_id, "old.pdf", pdf).document_id
     svc.chat.ask(classmate, klass.id, "What makes ATP?")
     answer = svc.chat.history(classmate, klass.id)[-1].id
     svc.feedback.rate(classmate, answer, True)  # a vote for the refused callers to leave alone
@@ -123,8 +126,7 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "classes.delete": ("instructor", lambda w, a: w.services.classes.delete(a, w.klass)),
     "classes.roster": ("instructor", lambda w, a: w.services.classes.roster(a, w.klass)),
     "classes.rotate_join_code": ("instructor", lambda w, a: w.services.classes.rotate_join_code(a, w.klass)),
-    "documents.upload": ("instructor", lambda w, a: w.services.documents.upload(a, w.klass, "x.txt", b"Some text.")),
-    "documents.submit": ("instructor", lambda w, a: w.services.documents.submit(a, w.klass, "y.txt", b"Other text.")),
+    "ingestion.submit": ("instructor", lambda w, a: w.services.ingestion.submit(a, w.klass, "y.txt", b"Other text.")),
     "documents.list": ("reader", lambda w, a: w.services.documents.list(a, w.klass)),
     "documents.failures": ("instructor", lambda w, a: w.services.documents.failures(a, w.klass)),
     "documents.download": ("reader", lambda w, a: w.services.documents.download(a, w.document)),
@@ -140,7 +142,7 @@ MATRIX: dict[str, tuple[str, Call]] = {
     "feedback.rate": ("reader", lambda w, a: w.services.feedback.rate(a, w.answer, False)),
     "feedback.votes": ("reader", lambda w, a: w.services.feedback.votes(a, w.klass)),
     "feedback.for_class": ("instructor", lambda w, a: w.services.feedback.for_class(a, w.klass)),
-    "jobs.for_class": ("instructor", lambda w, a: w.services.jobs.for_class(a, w.klass)),
+    "ingestion.for_class": ("instructor", lambda w, a: w.services.ingestion.for_class(a, w.klass)),
     "insights.overview": ("instructor", lambda w, a: w.services.insights.overview(a, w.klass)),
     "insights.question_groups": ("instructor", lambda w, a: w.services.insights.question_groups(a, w.klass)),
     "insights.unhelpful": ("instructor", lambda w, a: w.services.insights.unhelpful(a, w.klass)),

@@ -17,7 +17,7 @@ from core.database import current_revision, head_revision, make_engine, upgrade
 from core.ops import backup as bk
 from core.models import ChatMessage, Chunk, Document, User
 from tests.conftest import PG_BASE, _truncate_pg, run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 
 def table_rows(engine) -> dict[str, list[dict]]:
@@ -43,8 +43,8 @@ def populate(services, instructor, student) -> None:
     services.classes.join(student, info.join_code)
     pdf = make_pdf(["Mitochondria are the powerhouse of the cell. They make ATP.",
                     "Ribosomes build proteins from amino acids."])
-    assert services.documents.upload(instructor, info.id, "bio.pdf", pdf).ok
-    assert not services.documents.upload(instructor, info.id, "broken.pdf", b"%PDF-1.4 nonsense").ok
+    assert upload(services, instructor, info.id, "bio.pdf", pdf).ok
+    assert not upload(services, instructor, info.id, "broken.pdf", b"%PDF-1.4 nonsense").ok
     services.chat.ask(student, info.id, "What do mitochondria make?")
     services.chat.ask(student, info.id, "Who builds proteins?")
 
@@ -103,8 +103,8 @@ def test_encoding_is_explicit_in_the_manifest_and_lines(services, instructor, st
 
 def test_manifest_reports_missing_and_changed_files(services, instructor, tmp_path):
     info = services.classes.create(instructor, "C", "")
-    a = services.documents.upload(instructor, info.id, "a.txt", b"alpha " * 50)
-    b = services.documents.upload(instructor, info.id, "b.txt", b"beta " * 50)
+    a = upload(services, instructor, info.id, "a.txt", b"alpha " * 50)
+    b = upload(services, instructor, info.id, "b.txt", b"beta " * 50)
     with services.db.transaction() as s:
         keys = dict(s.execute(select(Document.id, Document.storage_key)).all())
     services.store.delete(keys[a.document_id])
@@ -237,7 +237,7 @@ def test_cli_restore_refusal_is_a_one_line_error(services, settings, instructor,
 def test_cli_backup_exits_1_when_a_stored_file_is_missing(services, settings, instructor, tmp_path, capsys,
                                                           monkeypatch):
     info = services.classes.create(instructor, "C", "")
-    res = services.documents.upload(instructor, info.id, "a.txt", b"alpha " * 50)
+    res = upload(services, instructor, info.id, "a.txt", b"alpha " * 50)
     with services.db.transaction() as s:
         services.store.delete(s.get(Document, res.document_id).storage_key)
     assert run_core(["backup", str(tmp_path / "m")], settings, monkeypatch) == 1

@@ -5,7 +5,7 @@ import pytest
 from core.errors import ValidationError
 from core.services import build_services
 from core.services.chat import NO_DOCUMENTS, NOT_FOUND
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 LECTURE = [
     "Lecture 3: Cell biology. The cell membrane is a lipid bilayer that controls what enters the cell.",
@@ -17,7 +17,7 @@ LECTURE = [
 @pytest.fixture
 def klass(services, instructor):
     info = services.classes.create(instructor, "Biology")
-    assert services.documents.upload(instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
+    assert upload(services, instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
     return info
 
 
@@ -53,7 +53,7 @@ def test_bad_questions(services, instructor, klass, question):
 
 def test_history_is_per_user_and_class(services, instructor, student, klass):
     other = services.classes.create(instructor, "Chemistry")
-    assert services.documents.upload(instructor, other.id, "ions.txt", b"Ions are atoms with a net charge.").ok
+    assert upload(services, instructor, other.id, "ions.txt", b"Ions are atoms with a net charge.").ok
     for info in (klass, other):
         services.classes.join(student, info.join_code)
     services.chat.ask(instructor, klass.id, "What do chloroplasts do?")
@@ -85,7 +85,7 @@ def test_a_second_instance_never_serves_a_stale_index(settings, instructor, klas
     a = build_services(settings, migrate=True, embedder=FakeEmbedder())
     b = build_services(settings, migrate=True, embedder=FakeEmbedder())
     assert not b.chat.ask(instructor, klass.id, "What are ribosomes?").found  # b caches its index now
-    res = a.documents.upload(instructor, klass.id, "ribosomes.txt", b"Ribosomes are where proteins are synthesised.")
+    res = upload(a, instructor, klass.id, "ribosomes.txt", b"Ribosomes are where proteins are synthesised.")
     assert b.chat.ask(instructor, klass.id, "What are ribosomes?").found
     a.documents.delete(instructor, res.document_id)
     assert not b.chat.ask(instructor, klass.id, "What are ribosomes?").found
@@ -94,7 +94,7 @@ def test_a_second_instance_never_serves_a_stale_index(settings, instructor, klas
 def test_headings_are_not_quoted_as_sentences(services, instructor):
     info = services.classes.create(instructor, "Plants")
     page = "The Calvin cycle\n\nThe Calvin cycle takes place in the stroma of the chloroplast. It fixes carbon dioxide."
-    assert services.documents.upload(instructor, info.id, "plants.pdf", make_pdf([page])).ok
+    assert upload(services, instructor, info.id, "plants.pdf", make_pdf([page])).ok
     answer = services.chat.ask(instructor, info.id, "Where does the Calvin cycle take place?")
     assert answer.found
     assert answer.text.startswith("The Calvin cycle takes place in the stroma")
@@ -109,7 +109,7 @@ def test_real_model_end_to_end(tmp_path):
 
     svc = build_services(Settings(data_dir=tmp_path, embedder="minilm"), migrate=True)
     klass = svc.classes.create(SYSTEM, "Biology")
-    assert svc.documents.upload(SYSTEM, klass.id, "lecture3.pdf", make_pdf(LECTURE)).ok
+    assert upload(svc, SYSTEM, klass.id, "lecture3.pdf", make_pdf(LECTURE)).ok
     answer = svc.chat.ask(SYSTEM, klass.id, "Which organelle produces ATP?")
     assert answer.found and answer.citations[0].page == 2 and "ATP" in answer.text
     assert not svc.chat.ask(SYSTEM, klass.id, "Who won the 1998 football world cup final?").found

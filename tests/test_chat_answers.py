@@ -6,7 +6,7 @@ import pytest
 
 from core.config import Settings
 from core.services import build_services
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 BOOK = [
     "Chapter 5. Conditionals and recursion\n"
@@ -45,8 +45,8 @@ def course(tmp_path_factory):
     teacher = svc.accounts.register("prof@example.edu", "correct-horse-9", "Prof").actor()
     student = svc.accounts.register("student@example.edu", "battery-staple-7", "Stu").actor()
     klass = svc.classes.create(teacher, "Programming")
-    assert svc.documents.upload(teacher, klass.id, "thinkpython.pdf", make_pdf(BOOK)).ok
-    assert svc.documents.upload(teacher, klass.id, "nlp-lecture.pdf", make_pdf(LECTURE)).ok
+    assert upload(svc, teacher, klass.id, "thinkpython.pdf", make_pdf(BOOK)).ok
+    assert upload(svc, teacher, klass.id, "nlp-lecture.pdf", make_pdf(LECTURE)).ok
     svc.classes.join(student, klass.join_code)
     return svc, student, klass.id
 

@@ -9,7 +9,7 @@ from core.config import Settings
 from core.services import build_services
 from core.services.chat import FELL_BACK, NOTHING_VERIFIED
 from core.search.embeddings import FakeEmbedder
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 from tests.llm_stub import LLMStub, Reply
 
 LECTURE = [
@@ -32,7 +32,7 @@ def course(stub, tmp_path, database_url):
     svc = build_services(settings, migrate=True, embedder=FakeEmbedder())
     prof = svc.accounts.register("prof@example.edu", "correct-horse-9", "Prof").actor()
     klass = svc.classes.create(prof, "Biology")
-    assert svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
+    assert upload(svc, prof, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
     return svc, prof, klass.id
 
 

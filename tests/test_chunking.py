@@ -1,7 +1,7 @@
 import pytest
 
 from core.ingest.chunking import Passage, chunk_pages
-from core.ingest.extract import Page
+from core.ingest.formats import Page
 
 
 def sentences(n, prefix="S", words=10):

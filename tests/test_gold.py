@@ -16,7 +16,7 @@ from core.models import ChatMessage, GoldQuestion, GoldResult, QueryLog
 from core.services import build_services
 from core.services.gold import FIRST, MAX_PER_CLASS, MISSED, TOP5, CitedPage, format_pages, judge, parse_pages
 from tests.conftest import run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 LECTURE = ["Cell biology. The cell membrane separates the cell from its surroundings.",
            "Mitochondria produce ATP through cellular respiration. They have their own DNA.",
@@ -34,7 +34,7 @@ def _count(svc, model) -> int:
 def course(services, instructor, student):
     klass = services.classes.create(instructor, "Biology")
     services.classes.join(student, klass.join_code)
-    lecture = services.documents.upload(instructor, klass.id, "cells.pdf", make_pdf(LECTURE))
+    lecture = upload(services, instructor, klass.id, "cells.pdf", make_pdf(LECTURE))
     assert lecture.ok
     return services, instructor, student, klass.id, lecture.document_id
 
@@ -79,9 +79,9 @@ def test_judge_first_top5_missed():
 def test_add_validates_and_stores_nothing_on_bad_input(course):
     svc, prof, _, class_id, doc_id = course
     other = svc.classes.create(prof, "Other")
-    foreign = svc.documents.upload(prof, other.id, "foreign.pdf", make_pdf(PLANTS)).document_id
-    key = svc.documents.upload(prof, class_id, "key.pdf", make_pdf(["Answer key."]), instructors_only=True)
-    notes = svc.documents.upload(prof, class_id, "notes.md", b"# Notes\n\nOsmosis moves water.").document_id
+    foreign = upload(svc, prof, other.id, "foreign.pdf", make_pdf(PLANTS)).document_id
+    key = upload(svc, prof, class_id, "key.pdf", make_pdf(["Answer key."]), instructors_only=True)
+    notes = upload(svc, prof, class_id, "notes.md", b"# Notes\n\nOsmosis moves water.").document_id
     bad = [
         (("   ", doc_id, "2"), ValidationError, "Write the question a student would ask"),
         (("x" * 501, doc_id, "2"), ValidationError, "at most 500 characters; this one has 501"),
@@ -138,7 +138,7 @@ def test_run_writes_no_chat_history_and_no_query_log(course):
 def test_upload_and_delete_run_the_checks_and_a_lost_answer_is_flagged(course):
     svc, prof, _, class_id, doc_id = course
     gold = svc.gold.add(prof, class_id, QUESTION, doc_id, "2")
-    plants = svc.documents.upload(prof, class_id, "plants.pdf", make_pdf(PLANTS))  # no run() called
+    plants = upload(svc, prof, class_id, "plants.pdf", make_pdf(PLANTS))  # no run() called
     (after_upload,) = svc.gold.list(prof, class_id)
     assert after_upload.status == FIRST and after_upload.ran_at is not None and not after_upload.stopped
 
@@ -171,7 +171,7 @@ def test_a_failing_check_never_fails_an_upload(course, monkeypatch, caplog):
 
     monkeypatch.setattr(svc.chat, "sources_for", broken)
     with caplog.at_level(logging.ERROR):
-        result = svc.documents.upload(prof, class_id, "plants.pdf", make_pdf(PLANTS))
+        result = upload(svc, prof, class_id, "plants.pdf", make_pdf(PLANTS))
         svc.documents.delete(prof, result.document_id)
     assert result.ok and svc.documents.list(prof, class_id)[0].id == doc_id
     assert sum("listener failed" in r.getMessage() for r in caplog.records) == 2
@@ -254,7 +254,7 @@ def model_course(tmp_path, fast_bcrypt):
                                   auth_cookie_key="x" * 40), migrate=True)
     prof = svc.accounts.register("prof@example.edu", "correct-horse-9", "Prof").actor()
     klass = svc.classes.create(prof, "Programming")
-    book = svc.documents.upload(prof, klass.id, "thinkpython.pdf", make_pdf(BOOK))
+    book = upload(svc, prof, klass.id, "thinkpython.pdf", make_pdf(BOOK))
     assert book.ok
     yield svc, prof, klass.id, book.document_id
     svc.db.engine.dispose()
@@ -270,7 +270,7 @@ def test_real_model_first_then_missed_and_flagged_after_the_page_is_deleted(mode
     assert [q.cited[0].page for q in results] == [3, 4]
 
     # an unrelated upload runs them again: still answered
-    svc.documents.upload(prof, class_id, "plants.pdf", make_pdf(PLANTS))
+    upload(svc, prof, class_id, "plants.pdf", make_pdf(PLANTS))
     assert [q.status for q in svc.gold.list(prof, class_id)] == [FIRST, FIRST]
     svc.documents.delete(prof, book)  # the run after the delete finds neither
     after = svc.gold.list(prof, class_id)
@@ -283,7 +283,7 @@ def test_real_model_answer_key_does_not_count(model_course):
     """The run asks as a student: the answer key (instructors only), which an instructor's own
     question cites first, is not among the citations, so the book's page is first."""
     svc, prof, class_id, book = model_course
-    key = svc.documents.upload(prof, class_id, "key.pdf", make_pdf(KEY), instructors_only=True).document_id
+    key = upload(svc, prof, class_id, "key.pdf", make_pdf(KEY), instructors_only=True).document_id
     question = "What is the base case of the factorial function?"
     svc.gold.add(prof, class_id, question, book, "4")
     as_instructor = [CitedPage(c.document_id, c.document, c.page)

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from core.search.cache import IndexCache
+from core.search.cache import IndexCache, release_seconds
 from core.search.embeddings import FakeEmbedder
 from core.search.hybrid import HybridIndex
 from core.services import build_services
 from core.services.actors import SYSTEM
-from core.services.visibility import release_seconds
+from tests.factories import upload
 
 TOPICS = {
     "cells.txt": "The cell membrane separates the cell from its surroundings. Mitochondria produce ATP. ",
@@ -36,7 +36,7 @@ def course(services):
     klass = services.classes.create(SYSTEM, "Biology")
     ids = {}
     for name, text in TOPICS.items():
-        result = services.documents.upload(SYSTEM, klass.id, name, _text(text, 60))
+        result = upload(services, SYSTEM, klass.id, name, _text(text, 60))
         assert result.ok, result.error
         ids[name] = result.document_id
     return services, klass.id, ids
@@ -80,7 +80,7 @@ def test_an_added_document_extends_the_index_and_matches_a_rebuild(course, monke
     cache = IndexCache(svc.db)
     before = cache.get(class_id)
     builds = _counting_builds(cache, monkeypatch)
-    added = svc.documents.upload(SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 40))
+    added = upload(svc, SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 40))
     assert added.ok and added.chunks > 1
 
     grown = cache.get(class_id)
@@ -90,7 +90,7 @@ def test_an_added_document_extends_the_index_and_matches_a_rebuild(course, monke
     assert "rubisco" in grown.hybrid._vocab and "rubisco" not in before.hybrid._vocab  # the old one untouched
     assert {c.document_id for c in grown.chunks.values()} >= {added.document_id}
     _assert_same(grown, IndexCache(svc.db).get(class_id), svc.embedder)
-    top = grown.search("What does rubisco fix?", svc.embedder.embed_query("What does rubisco fix?"), k=1)
+    top = grown.view().search("What does rubisco fix?", svc.embedder.embed_query("What does rubisco fix?"), k=1)
     assert top[0].chunk.document_id == added.document_id
 
 
@@ -101,7 +101,7 @@ def test_several_additions_in_a_row_match_a_rebuild(course, monkeypatch):
     builds = _counting_builds(cache, monkeypatch)
     for i in range(3):
         text = _text(f"Extra topic {i} enzyme{i}. " + ADDED, 20)
-        assert svc.documents.upload(SYSTEM, class_id, f"extra{i}.txt", text).ok
+        assert upload(svc, SYSTEM, class_id, f"extra{i}.txt", text).ok
         cache.get(class_id)
     assert builds == []
     _assert_same(cache.get(class_id), IndexCache(svc.db).get(class_id), svc.embedder)
@@ -129,7 +129,7 @@ def test_a_delete_and_an_upload_between_two_reads_rebuild(course, monkeypatch):
     cache.get(class_id)
     builds = _counting_builds(cache, monkeypatch)
     svc.documents.delete(SYSTEM, ids["genes.txt"])
-    replaced = svc.documents.upload(SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 60))
+    replaced = upload(svc, SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 60))
     assert replaced.ok
 
     index = cache.get(class_id)
@@ -173,7 +173,7 @@ def test_searches_during_additions_never_fail(course):
             try:
                 index = cache.get(class_id)
                 allowed = ~index.instructors_only
-                for match in index.search("light and cells", vec, k=8, allowed=allowed):
+                for match in index.view(allowed).search("light and cells", vec, k=8):
                     assert match.chunk.chunk_id in index.chunks
                 assert len(index.instructors_only) == len(index.hybrid) == len(index)
                 searches[0] += 1
@@ -184,7 +184,7 @@ def test_searches_during_additions_never_fail(course):
     thread.start()
     try:
         for i in range(4):
-            assert svc.documents.upload(SYSTEM, class_id, f"more{i}.txt", _text(f"Topic {i}. " + ADDED, 15)).ok
+            assert upload(svc, SYSTEM, class_id, f"more{i}.txt", _text(f"Topic {i}. " + ADDED, 15)).ok
             cache.get(class_id)
     finally:
         stop.set()
@@ -198,7 +198,7 @@ def test_two_services_on_one_database_see_each_others_changes(course, settings):
     svc_b = build_services(settings, migrate=False, embedder=FakeEmbedder())
     try:
         first = svc_a.chat.indexes.get(class_id)
-        added = svc_b.documents.upload(SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 40))
+        added = upload(svc_b, SYSTEM, class_id, "photosynthesis.txt", _text(ADDED, 40))
         assert added.ok
         grown = svc_a.chat.indexes.get(class_id)
         assert len(grown) == len(first) + added.chunks
@@ -220,7 +220,7 @@ def test_extending_leaves_the_original_index_as_it_was():
     base = HybridIndex.build([1, 2, 3, 4], texts[:4], vecs[:4])
     before = [(h.chunk_id, h.score) for h in base.search("alpha", vecs[0], k=4)]
 
-    grown = base.extended([5, 6], texts[4:], vecs[4:])
+    grown = HybridIndex.build_from([([5, 6], texts[4:], vecs[4:])], base=base)
 
     assert len(base) == 4 and base._dense.ntotal == 4 and "zeta" not in base._vocab
     assert [(h.chunk_id, h.score) for h in base.search("alpha", vecs[0], k=4)] == before

@@ -131,7 +131,7 @@ def test_the_chunk_table_returns_each_chunks_own_text_page_and_document(syntheti
         index.chunks[ids[-1] + 1]
     # a search's matches carry the texts of the chunks found
     text, vec = _queries()[0]
-    for match in index.search(text, vec, k=5):
+    for match in index.view().search(text, vec, k=5):
         assert match.chunk.text == texts[ids.index(match.chunk.chunk_id)]
 
 
@@ -156,9 +156,9 @@ def test_an_empty_index_grows_by_its_first_document_and_an_empty_part_changes_no
     vectors = random_unit_vectors(2, 8, seed=1)
     empty = HybridIndex.build([], [], np.zeros((0, 8), np.float32))
     assert len(empty) == 0 and empty.search("alpha", vectors[0]) == []
-    grown = empty.extended([1, 2], texts, vectors)
+    grown = HybridIndex.build_from([([1, 2], texts, vectors)], base=empty)
     assert len(grown) == 2 and [h.chunk_id for h in grown.search("gamma", vectors[1], k=2)][0] == 2
-    assert grown.extended([], [], np.zeros((0, 8), np.float32)) is grown
+    assert HybridIndex.build_from([([], [], np.zeros((0, 8), np.float32))], base=grown) is grown
     assert HybridIndex.build_from([], base=grown) is grown
 
 

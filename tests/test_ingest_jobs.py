@@ -10,9 +10,9 @@ from sqlalchemy import func, select, update
 
 from core.cli.jobs import STATES
 from core.models import Chunk, Document, IngestFailure, IngestJob, utcnow
-from core.services.ingestion import STALE_AFTER
+from core.services.ingestion.job import STALE_AFTER
 from tests.conftest import run_core
-from tests.factories import corrupt_pdf
+from tests.factories import corrupt_pdf, upload
 
 
 def _class(services, instructor):
@@ -31,15 +31,15 @@ def _job(services, job_id) -> IngestJob:
 
 def _queued_but_not_run(services, instructor, klass, name="notes.txt", data=b"Osmosis moves water across membranes."):
     """A job row as a process leaves it when it dies right after queueing: stored, not run."""
-    services.queue.close()  # this process's runner takes nothing more
-    return services.documents.submit(instructor, klass.id, name, data).job_id
+    services.ingestion.close()  # this process's runner takes nothing more
+    return services.ingestion.submit(instructor, klass.id, name, data).job_id
 
 
 def test_a_file_that_cannot_be_read_fails_with_its_reason_and_leaves_nothing(services, instructor):
     klass = _class(services, instructor)
-    result = services.documents.upload(instructor, klass.id, "broken.pdf", corrupt_pdf())
+    result = upload(services, instructor, klass.id, "broken.pdf", corrupt_pdf())
     assert not result.ok and "'broken.pdf' could not be opened as a PDF" in result.error
-    [job] = services.jobs.listing()
+    [job] = services.ingestion.listing()
     assert (job.state, job.attempts, job.document_id) == ("failed", 1, None)  # not tried again: it would not help
     assert job.error == result.error
     assert _count(services, Document) == 0 and _count(services, Chunk) == 0
@@ -54,7 +54,7 @@ def test_a_job_that_kept_crashing_is_failed_after_the_last_attempt(services, ins
     with services.db.transaction() as s:  # as if its runner had died mid-job `limit` times
         s.execute(update(IngestJob).where(IngestJob.id == job_id).values(
             state="working", attempts=limit, heartbeat_at=utcnow() - STALE_AFTER - timedelta(seconds=1)))
-    services.jobs.run(job_id)
+    services.ingestion.run_job(job_id)
     job = _job(services, job_id)
     assert job.state == "failed" and job.attempts == limit + 1
     assert job.error == (f"notes.txt: processing stopped {limit} times before it finished (the worker was stopped "
@@ -74,11 +74,11 @@ def test_a_crashed_job_is_taken_up_at_the_next_start_and_indexed_once(services, 
     from core.services import build_services
 
     restarted = build_services(services.settings, embedder=FakeEmbedder())  # the next start of the app
-    restarted.documents.resume_jobs()
-    [job] = restarted.jobs.wait([job_id], timeout_s=30)
+    restarted.ingestion.resume()
+    [job] = restarted.ingestion.wait([job_id], timeout_s=30)
     assert (job.state, job.attempts, job.chunks) == ("ready", 2, 1)
     assert _count(services, Chunk) == 1
-    restarted.jobs.run(job_id)  # delivered again: nothing to do, nothing added
+    restarted.ingestion.run_job(job_id)  # delivered again: nothing to do, nothing added
     assert _count(services, Chunk) == 1 and _job(services, job_id).attempts == 2
 
 
@@ -88,9 +88,9 @@ def test_a_live_job_is_not_taken_twice(services, instructor):
     with services.db.transaction() as s:  # another runner holds it and is beating
         s.execute(update(IngestJob).where(IngestJob.id == job_id).values(
             state="working", attempts=1, worker="other", heartbeat_at=utcnow()))
-    services.jobs.run(job_id)
+    services.ingestion.run_job(job_id)
     assert _job(services, job_id).attempts == 1 and _count(services, Chunk) == 0
-    assert services.jobs.unfinished() == []  # not stale: nobody should take it up
+    assert services.ingestion.unfinished() == []  # not stale: nobody should take it up
 
 
 def test_deleting_a_queued_document_cancels_its_job(services, instructor):
@@ -101,14 +101,14 @@ def test_deleting_a_queued_document_cancels_its_job(services, instructor):
     services.documents.delete(instructor, doc.id)
     job = _job(services, job_id)
     assert job.state == "cancelled" and "deleted before it was processed" in job.error
-    services.jobs.run(job_id)  # a late delivery changes nothing
+    services.ingestion.run_job(job_id)  # a late delivery changes nothing
     assert _job(services, job_id).state == "cancelled" and _count(services, Chunk) == 0
 
 
 def test_the_same_file_while_its_job_waits_is_that_job(services, instructor):
     klass = _class(services, instructor)
     job_id = _queued_but_not_run(services, instructor, klass)
-    again = services.documents.submit(instructor, klass.id, "copy.txt", b"Osmosis moves water across membranes.")
+    again = services.ingestion.submit(instructor, klass.id, "copy.txt", b"Osmosis moves water across membranes.")
     assert again.job_id == job_id and _count(services, Document) == 1
 
 
@@ -124,7 +124,7 @@ def test_cli_ingest_no_wait_then_jobs(services, settings, instructor, tmp_path, 
 
     [job] = json.loads(capsys.readouterr().out)
     assert job["filename"] == "notes.md" and job["class_id"] == klass.id and job["state"] in STATES
-    services.jobs.wait([job["id"]], timeout_s=30)  # (in this test the runner outlives the command)
+    services.ingestion.wait([job["id"]], timeout_s=30)  # (in this test the runner outlives the command)
     other = tmp_path / "more.md"
     other.write_text("# Diffusion\n\nParticles spread from high to low concentration.")
     assert run_core(["ingest", "--class", str(klass.id), str(other)], settings, monkeypatch) == 0

@@ -12,20 +12,14 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from core.answers.coverage import THRESHOLD
+from core.answers.coverage import THRESHOLD, WEAK_MARGIN, is_weak
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.models import QueryLog
 from core.search.embeddings import make_embedder
 from core.services.actors import SYSTEM
-from core.services.insights import (
-    WEAK_MARGIN,
-    Ask,
-    InsightsService,
-    group_questions,
-    is_weak,
-)
+from core.services.insights import Ask, InsightsService, group_questions
 from tests.conftest import run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 LECTURE = [
     "Lecture 3: Cell biology. The cell membrane is a lipid bilayer that controls what enters the cell.",
@@ -38,7 +32,7 @@ MISSING = "What is word2vec?"
 @pytest.fixture
 def klass(services, instructor, student):
     info = services.classes.create(instructor, "Biology")
-    assert services.documents.upload(instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
+    assert upload(services, instructor, info.id, "lecture3.pdf", make_pdf(LECTURE)).ok
     services.classes.join(student, info.join_code)
     return info
 
@@ -99,7 +93,7 @@ def test_real_asks_record_the_question_its_asker_and_coverage(services, instruct
     assert first.sources and first.sources[0]["document"] == "lecture3.pdf" and first.sources[0]["page"] == 2
     assert (second.question, second.found, second.weak, second.sources) == (MISSING, False, False, [])
 
-    monkeypatch.setattr("core.services.insights.WEAK_MARGIN", 10.0)  # every covered answer is now "weak"
+    monkeypatch.setattr("core.answers.coverage.WEAK_MARGIN", 10.0)  # every covered answer is now "weak"
     services.chat.ask(student, klass.id, COVERED)
     assert logs(services)[-1].weak is True
 
@@ -181,7 +175,7 @@ def test_most_cited_pages_outlive_their_document(services, instructor, student, 
     cited = services.insights.most_cited(instructor, klass.id)
     assert cited.documents[0].document == "lecture3.pdf" and cited.documents[0].count == 2
     assert not cited.documents[0].deleted
-    counts = {(p.document, p.page): p.count for p in cited.pages}
+    counts = {(p.cited.document, p.cited.page): p.count for p in cited.pages}
     assert counts[("lecture3.pdf", 2)] >= 1 and counts[("lecture3.pdf", 1)] >= 1
     doc_id = cited.documents[0].document_id
     services.documents.delete(instructor, doc_id)

@@ -14,11 +14,12 @@ from pptx.util import Inches
 from sqlalchemy import func, select
 
 from core.errors import NotFound, PermissionDenied, ValidationError
-from core.ingest.extract import DOCX, PPTX, extract
+from core.ingest.extract import extract
+from core.ingest.formats import DOCX, PPTX
 from core.models import Chunk, Document, IngestFailure
 from tests.app_support import app_env, logged_in, setup, shown, svc  # noqa: F401
 from tests.conftest import run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 NOTES = "PRIVATE: answer is 42"
 
@@ -160,7 +161,7 @@ def test_word_without_page_breaks_is_cited_by_heading():
 
 def test_deck_upload_indexes_slides_without_notes_and_cites_slide_two(services, instructor, klass):
     deck = make_deck()
-    res = services.documents.upload(instructor, klass.id, "languages.pptx", deck)
+    res = upload(services, instructor, klass.id, "languages.pptx", deck)
     assert res.ok and res.pages == 3
     chunks = _chunks(services, res.document_id)
     assert [(c.page, c.page_label) for c in chunks] == [(1, "1 · Recursion"), (2, "2 · Programming languages"),
@@ -178,13 +179,13 @@ def test_deck_upload_indexes_slides_without_notes_and_cites_slide_two(services, 
 
 
 def test_notes_are_indexed_when_the_uploader_says_so(services, instructor, klass):
-    res = services.documents.upload(instructor, klass.id, "deck.pptx", make_deck(), include_notes=True)
+    res = upload(services, instructor, klass.id, "deck.pptx", make_deck(), include_notes=True)
     assert res.ok
     assert any(NOTES in c.text and c.page == 1 for c in _chunks(services, res.document_id))
 
 
 def test_docx_with_page_breaks_cites_the_page(services, instructor, klass):
-    res = services.documents.upload(instructor, klass.id, "bio.docx", make_paged_docx())
+    res = upload(services, instructor, klass.id, "bio.docx", make_paged_docx())
     assert res.ok and res.pages == 3
     answer = services.chat.ask(instructor, klass.id, "What do mitochondria produce?")
     first = answer.citations[0]
@@ -192,7 +193,7 @@ def test_docx_with_page_breaks_cites_the_page(services, instructor, klass):
 
 
 def test_docx_without_breaks_cites_the_heading(services, instructor, klass):
-    res = services.documents.upload(instructor, klass.id, "bio.docx", make_sectioned_docx())
+    res = upload(services, instructor, klass.id, "bio.docx", make_sectioned_docx())
     assert res.ok and res.pages == 0
     answer = services.chat.ask(instructor, klass.id, "What do enzymes speed up?")
     first = answer.citations[0]
@@ -201,7 +202,7 @@ def test_docx_without_breaks_cites_the_heading(services, instructor, klass):
 
 
 def test_page_text_lays_out_a_slide_and_keeps_the_access_check(services, instructor, student, klass):
-    res = services.documents.upload(instructor, klass.id, "deck.pptx", make_deck(), include_notes=True)
+    res = upload(services, instructor, klass.id, "deck.pptx", make_deck(), include_notes=True)
     view = services.documents.page_text(instructor, res.document_id, 1)
     assert (view.kind, view.title) == ("slide", "Recursion")
     assert view.lines == ["A recursive function calls itself on a smaller input.",
@@ -218,17 +219,17 @@ def test_page_text_lays_out_a_slide_and_keeps_the_access_check(services, instruc
 
 def test_page_text_of_a_pdf_page_is_its_text(services, instructor, klass):
     """page_text serves every document (a PDF's page is just less readable than its picture)."""
-    res = services.documents.upload(instructor, klass.id, "bio.pdf", make_pdf(["Cells divide.", "Mitochondria produce ATP."]))
+    res = upload(services, instructor, klass.id, "bio.pdf", make_pdf(["Cells divide.", "Mitochondria produce ATP."]))
     view = services.documents.page_text(instructor, res.document_id, 2)
     assert (view.kind, view.title, view.lines) == ("page", None, ["Mitochondria produce ATP."])
 
 
 def test_page_text_of_a_word_section(services, instructor, klass):
-    res = services.documents.upload(instructor, klass.id, "bio.docx", make_sectioned_docx())
+    res = upload(services, instructor, klass.id, "bio.docx", make_sectioned_docx())
     view = services.documents.page_text(instructor, res.document_id, None, "§ Introduction")
     assert (view.kind, view.title, view.lines) == (
         "section", "Introduction", ["Enzymes speed up chemical reactions in the cell."])
-    paged = services.documents.upload(instructor, klass.id, "paged.docx", make_paged_docx())
+    paged = upload(services, instructor, klass.id, "paged.docx", make_paged_docx())
     assert services.documents.page_text(instructor, paged.document_id, 3).lines == [
         "Ribosome | builds proteins from amino acids"]
 
@@ -251,7 +252,7 @@ ENCRYPTED_STAND_IN = OLE + b"\x00" * 504 + "EncryptionInfo".encode("utf-16-le") 
 ])
 def test_old_encrypted_and_damaged_files_are_refused_with_nothing_stored(services, instructor, klass,
                                                                         filename, data, message):
-    res = services.documents.upload(instructor, klass.id, filename, data)
+    res = upload(services, instructor, klass.id, filename, data)
     assert not res.ok and res.error.startswith(message), res.error
     with services.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Document)) == 0
@@ -266,7 +267,7 @@ def test_a_deck_of_pictures_has_no_text_to_index(services, instructor, klass):
     deck.slides.add_slide(deck.slide_layouts[6])  # blank
     buf = io.BytesIO()
     deck.save(buf)
-    res = services.documents.upload(instructor, klass.id, "pictures.pptx", buf.getvalue())
+    res = upload(services, instructor, klass.id, "pictures.pptx", buf.getvalue())
     assert not res.ok and "has no text in its slides" in res.error
 
 
@@ -290,7 +291,7 @@ def test_cli_ingest_with_and_without_notes(services, settings, instructor, klass
 
 def test_the_source_expander_shows_the_slide_as_text(app_env, svc, setup):
     prof, stu, klass = setup
-    svc.documents.upload(prof, klass.id, "languages.pptx", make_deck())
+    upload(svc, prof, klass.id, "languages.pptx", make_deck())
     at = logged_in(app_env, "stu@example.edu", page_name="chat")
     at.chat_input[0].set_value("Who created Python?")
     at = at.run()

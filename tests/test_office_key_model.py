@@ -7,7 +7,7 @@ import pytest
 
 from core.config import Settings
 from core.services import build_services
-from tests.factories import make_docx, make_pptx
+from tests.factories import make_docx, make_pptx, upload
 
 pytestmark = pytest.mark.model
 
@@ -36,8 +36,8 @@ def course(tmp_path_factory):
     student = svc.accounts.register("student@example.edu", "battery-staple-7", "Stu").actor()
     klass = svc.classes.create(prof, "Reactor engineering")
     svc.classes.join(student, klass.join_code)
-    deck = svc.documents.upload(prof, klass.id, "lecture7.pptx", make_pptx(DECK))
-    key = svc.documents.upload(prof, klass.id, "answer-key.docx", make_docx(KEY), instructors_only=True)
+    deck = upload(svc, prof, klass.id, "lecture7.pptx", make_pptx(DECK))
+    key = upload(svc, prof, klass.id, "answer-key.docx", make_docx(KEY), instructors_only=True)
     assert deck.ok and key.ok
     yield svc, prof, student, klass.id, deck.document_id, key.document_id
     svc.db.engine.dispose()

@@ -14,7 +14,7 @@ from core.ingest.pdf import MAX_LABEL_CHARS, open_pdf, page_label
 from core.models import ChatMessage, Chunk, Class
 from tests.app_support import PASSWORD, app_env, logged_in, setup, svc, shown  # noqa: F401
 from tests.conftest import run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 FRONT = ["Preface. This little book is about how plants live.", "Contents: light, sugar, breath.",
          "Foreword by a botanist who likes gardens.", "Acknowledgements to the gardeners."]
@@ -82,7 +82,7 @@ def klass(services, instructor):
 
 
 def test_chunks_store_the_label_next_to_the_index(services, instructor, klass):
-    res = services.documents.upload(instructor, klass.id, "book.pdf", book_pdf())
+    res = upload(services, instructor, klass.id, "book.pdf", book_pdf())
     assert res.ok and res.pages == 7
     with services.db.transaction() as s:
         rows = s.execute(select(Chunk.page, Chunk.page_label).where(Chunk.document_id == res.document_id)
@@ -91,7 +91,7 @@ def test_chunks_store_the_label_next_to_the_index(services, instructor, klass):
 
 
 def test_an_answer_cites_the_printed_page_and_keeps_the_index(services, instructor, klass):
-    services.documents.upload(instructor, klass.id, "book.pdf", book_pdf())
+    upload(services, instructor, klass.id, "book.pdf", book_pdf())
     answer = services.chat.ask(instructor, klass.id, QUESTION)
     first = answer.citations[0]
     assert (first.document, first.page, first.page_label, first.label) == ("book.pdf", 6, "2", "book.pdf, p. 2")
@@ -103,19 +103,19 @@ def test_an_answer_cites_the_printed_page_and_keeps_the_index(services, instruct
 
 
 def test_the_front_matter_cites_its_roman_page(services, instructor, klass):
-    services.documents.upload(instructor, klass.id, "book.pdf", book_pdf())
+    upload(services, instructor, klass.id, "book.pdf", book_pdf())
     first = services.chat.ask(instructor, klass.id, "Who wrote the foreword about gardens?").citations[0]
     assert (first.page, first.label) == (3, "book.pdf, p. iii")
 
 
 def test_a_pdf_without_labels_cites_the_index(services, instructor, klass):
-    services.documents.upload(instructor, klass.id, "slides.pdf", make_pdf(FRONT + BODY))
+    upload(services, instructor, klass.id, "slides.pdf", make_pdf(FRONT + BODY))
     first = services.chat.ask(instructor, klass.id, QUESTION).citations[0]
     assert (first.page, first.page_label, first.label) == (6, None, "slides.pdf, p. 6")
 
 
 def test_text_files_cite_no_page(services, instructor, klass):
-    services.documents.upload(instructor, klass.id, "notes.txt", " ".join(BODY).encode())
+    upload(services, instructor, klass.id, "notes.txt", " ".join(BODY).encode())
     first = services.chat.ask(instructor, klass.id, QUESTION).citations[0]
     assert (first.page, first.page_label, first.label) == (None, None, "notes.txt")
 
@@ -123,7 +123,7 @@ def test_text_files_cite_no_page(services, instructor, klass):
 def test_documents_from_before_labels_still_cite_their_index(services, instructor, klass):
     """Rows ingested before revision 0006 have page_label NULL, and chat history stored then has
     no page_label key at all: both show as before, with the index."""
-    doc_id = services.documents.upload(instructor, klass.id, "book.pdf", book_pdf()).document_id
+    doc_id = upload(services, instructor, klass.id, "book.pdf", book_pdf()).document_id
     with services.db.transaction() as s:
         s.execute(update(Chunk).where(Chunk.document_id == doc_id).values(page_label=None))
         s.execute(update(Class).where(Class.id == klass.id).values(index_version=Class.index_version + 1))
@@ -138,7 +138,7 @@ def test_documents_from_before_labels_still_cite_their_index(services, instructo
 
 def test_cli_json_keeps_the_index_in_page_and_adds_page_label(services, instructor, klass, settings, monkeypatch,
                                                                capsys):
-    services.documents.upload(instructor, klass.id, "book.pdf", book_pdf())
+    upload(services, instructor, klass.id, "book.pdf", book_pdf())
     assert run_core(["ask", "--class", str(klass.id), "--json", QUESTION], settings, monkeypatch) == 0
     first = json.loads(capsys.readouterr().out)["citations"][0]
     assert (first["document"], first["page"], first["page_label"]) == ("book.pdf", 6, "2")
@@ -170,7 +170,7 @@ def previews(svc, monkeypatch):
 
 def test_chat_sources_show_the_printed_page_and_the_highlighted_picture(app_env, svc, setup, previews):
     prof, stu, klass = setup
-    doc_id = svc.documents.upload(prof, klass.id, "book.pdf", book_pdf()).document_id
+    doc_id = upload(svc, prof, klass.id, "book.pdf", book_pdf()).document_id
     at = _ask(logged_in(app_env, "stu@example.edu", page_name="chat"))
     assert not at.exception
     first = at.expander[0]
@@ -187,7 +187,7 @@ def test_chat_sources_show_the_printed_page_and_the_highlighted_picture(app_env,
 
 def test_the_full_size_page_opens_in_a_dialog(app_env, svc, setup, previews):
     prof, _, klass = setup
-    doc_id = svc.documents.upload(prof, klass.id, "book.pdf", book_pdf()).document_id
+    doc_id = upload(svc, prof, klass.id, "book.pdf", book_pdf()).document_id
     at = _ask(logged_in(app_env, "stu@example.edu", page_name="chat"))
     [full] = [b for b in at.expander[0].button if "full size" in b.label]
     at = full.click().run()
@@ -203,7 +203,7 @@ def test_the_full_size_page_opens_in_a_dialog(app_env, svc, setup, previews):
 
 def test_s3_documents_link_to_the_original_at_the_page(app_env, svc, setup, monkeypatch):
     prof, _, klass = setup
-    svc.documents.upload(prof, klass.id, "book.pdf", book_pdf())
+    upload(svc, prof, klass.id, "book.pdf", book_pdf())
     asked = []
 
     def signed(actor, document_id, expires_s=300, inline=False):
@@ -221,7 +221,7 @@ def test_s3_documents_link_to_the_original_at_the_page(app_env, svc, setup, monk
 
 def test_a_pdf_without_labels_states_just_its_page(app_env, svc, setup):
     prof, _, klass = setup
-    svc.documents.upload(prof, klass.id, "slides.pdf", make_pdf(FRONT + BODY))
+    upload(svc, prof, klass.id, "slides.pdf", make_pdf(FRONT + BODY))
     at = _ask(logged_in(app_env, "stu@example.edu", page_name="chat"))
     assert shown(at.expander[0].label) == "[1] slides.pdf, p. 6"
     [image] = at.expander[0].get("image")
@@ -230,7 +230,7 @@ def test_a_pdf_without_labels_states_just_its_page(app_env, svc, setup):
 
 def test_a_deleted_document_says_so_instead_of_its_page(app_env, svc, setup):
     prof, stu, klass = setup
-    doc_id = svc.documents.upload(prof, klass.id, "book.pdf", book_pdf()).document_id
+    doc_id = upload(svc, prof, klass.id, "book.pdf", book_pdf()).document_id
     svc.chat.ask(stu, klass.id, QUESTION)
     svc.documents.delete(prof, doc_id)
     at = logged_in(app_env, "stu@example.edu", page_name="chat")

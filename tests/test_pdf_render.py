@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.errors import NotFound, ValidationError
 from core.ingest.pdf import render_page_png
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 PDF = make_pdf(["First page", "Second page", ""])
 
@@ -264,7 +264,7 @@ def test_a_passage_far_too_long_is_refused():
 
 def test_highlighted_previews_are_cached_per_passage(services, instructor):
     klass = services.classes.create(instructor, "Biology")
-    doc_id = services.documents.upload(instructor, klass.id, "bio.pdf", TEXT_PDF).document_id
+    doc_id = upload(services, instructor, klass.id, "bio.pdf", TEXT_PDF).document_id
     plain = services.documents.page_preview(instructor, doc_id, 1, 300)
     marked = services.documents.page_preview(instructor, doc_id, 1, 300, highlight=PASSAGE)
     assert plain == render_page_png(TEXT_PDF, 1, 300)

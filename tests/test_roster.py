@@ -9,6 +9,7 @@ from core.errors import NotFound, PermissionDenied, ValidationError
 from core.services.actors import SYSTEM
 from core.services.classes import JOIN_CODE_ALPHABET, JOIN_CODE_LEN
 from tests.test_cli import env, run  # noqa: F401
+from tests.factories import upload
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def klass(services, instructor, student):
 
 
 def test_roster_lists_members_with_their_last_question(services, instructor, student, klass):
-    assert services.documents.upload(instructor, klass.id, "cells.txt", b"Mitochondria make ATP in the cell.").ok
+    assert upload(services, instructor, klass.id, "cells.txt", b"Mitochondria make ATP in the cell.").ok
     services.chat.ask(student, klass.id, "What makes ATP?")
     services.chat.ask(student, klass.id, "Where is ATP made?")
     history = services.chat.history(student, klass.id)
@@ -37,7 +38,7 @@ def test_roster_lists_members_with_their_last_question(services, instructor, stu
 def test_last_question_is_per_class(services, instructor, student, klass):
     other = services.classes.create(instructor, "Chemistry")
     services.classes.join(student, other.join_code)
-    services.documents.upload(instructor, other.id, "acids.txt", b"Acids donate protons to bases.")
+    upload(services, instructor, other.id, "acids.txt", b"Acids donate protons to bases.")
     services.chat.ask(student, other.id, "What do acids donate?")
     assert [m.last_question for m in services.classes.roster(instructor, klass.id)] == [None, None]
     assert services.classes.roster(instructor, other.id)[1].last_question is not None
@@ -57,7 +58,7 @@ def test_students_and_outsiders_cannot_see_or_change_the_roster(services, instru
 
 
 def test_a_removed_student_loses_access(services, instructor, student, klass):
-    services.documents.upload(instructor, klass.id, "cells.txt", b"Mitochondria make ATP in the cell.")
+    upload(services, instructor, klass.id, "cells.txt", b"Mitochondria make ATP in the cell.")
     services.chat.ask(student, klass.id, "What makes ATP?")
     removed = services.classes.remove_member(instructor, klass.id, student.user_id)
     assert removed.email == "student@example.edu" and removed.role == "student"

@@ -11,6 +11,7 @@ from core.services import build_services
 from core.services.actors import SYSTEM
 from core.ops.storage import check
 from tests.fixtures_s3 import boto_client
+from tests.factories import upload
 
 TEXT = ("Mitochondria produce ATP through cellular respiration. " * 400).encode()  # ~22 KB
 
@@ -43,15 +44,15 @@ def bucket_keys(url: str, bucket: str) -> list[str]:
     return [o["Key"] for o in boto_client(url).list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-def upload(svc):
+def upload_to_new_class(svc):
     class_id = svc.classes.create(SYSTEM, "Biology").id
-    return class_id, svc.documents.upload(SYSTEM, class_id, "cells.txt", TEXT)
+    return class_id, upload(svc, SYSTEM, class_id, "cells.txt", TEXT)
 
 
 def test_endpoint_stopped_mid_upload(s3_fault, services_on):
     svc = services_on(s3_fault.settings)
     s3_fault.stop_mid_request(after_bytes=8192)  # the server dies with the body half sent
-    class_id, result = upload(svc)
+    class_id, result = upload_to_new_class(svc)
     assert s3_fault.cut_happened.is_set() and s3_fault.endpoint_stopped.wait(10)
     assert result.status == "failed" and result.document_id is None
     assert "storage unavailable, nothing was saved" in result.error
@@ -62,7 +63,7 @@ def test_endpoint_stopped_mid_upload(s3_fault, services_on):
 def test_connection_lost_mid_upload_leaves_no_partial_object(s3_fault, services_on):
     svc = services_on(s3_fault.settings)
     s3_fault.stop_mid_request(after_bytes=8192, stop_endpoint=False)
-    _, result = upload(svc)
+    _, result = upload_to_new_class(svc)
     assert result.status == "failed" and "nothing was saved: the connection to" in result.error
     assert_nothing_kept(svc)
     assert bucket_keys(s3_fault.upstream.url, s3_fault.bucket) == []
@@ -70,7 +71,7 @@ def test_connection_lost_mid_upload_leaves_no_partial_object(s3_fault, services_
 
 def test_wrong_bucket(s3_settings, services_on, moto_server):
     svc = services_on(s3_settings.model_copy(update={"s3_bucket": "no-such-bucket"}))
-    _, result = upload(svc)
+    _, result = upload_to_new_class(svc)
     assert result.status == "failed"
     assert "storage unavailable, nothing was saved: bucket 'no-such-bucket' does not exist" in result.error
     assert_nothing_kept(svc)
@@ -79,7 +80,7 @@ def test_wrong_bucket(s3_settings, services_on, moto_server):
 
 def test_bad_credentials(refusing_s3, services_on):
     svc = services_on(refusing_s3.settings)
-    _, result = upload(svc)
+    _, result = upload_to_new_class(svc)
     assert result.status == "failed"
     assert "storage unavailable, nothing was saved: the AWS credentials were refused" in result.error
     assert_nothing_kept(svc)
@@ -99,7 +100,7 @@ class ExplodingEmbedder(FakeEmbedder):
 
 def test_failure_after_upload_removes_the_object(s3_settings, services_on, moto_server):
     svc = services_on(s3_settings, embedder=ExplodingEmbedder())
-    _, result = upload(svc)
+    _, result = upload_to_new_class(svc)
     assert result.status == "failed" and "nothing was saved" in result.error
     assert_nothing_kept(svc)
     assert bucket_keys(moto_server.url, s3_settings.s3_bucket) == []
@@ -109,7 +110,7 @@ def test_orphan_left_when_cleanup_cannot_reach_s3_is_found_and_fixed(s3_fault, s
     # the upload succeeds, then processing fails while S3 refuses connections: the cleanup
     # cannot delete the object, so it is orphaned until `storage check --fix`
     svc = services_on(s3_fault.settings, embedder=ExplodingEmbedder(before=lambda: setattr(s3_fault, "refusing", True)))
-    class_id, result = upload(svc)
+    class_id, result = upload_to_new_class(svc)
     assert result.status == "failed"
     assert_nothing_kept(svc)
     s3_fault.refusing = False
@@ -124,7 +125,7 @@ def test_orphan_left_when_cleanup_cannot_reach_s3_is_found_and_fixed(s3_fault, s
 
 def test_upload_and_delete_on_s3(s3_settings, services_on, moto_server):
     svc = services_on(s3_settings)
-    class_id, result = upload(svc)
+    class_id, result = upload_to_new_class(svc)
     assert result.ok
     assert bucket_keys(moto_server.url, s3_settings.s3_bucket) == [
         f"test-prefix/classes/{class_id}/documents/{result.document_id}"]

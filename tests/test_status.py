@@ -13,21 +13,21 @@ from core.errors import StorageUnavailable
 from core.services.actors import SYSTEM
 from core.services.status import HEALTH_PREFIX
 from tests.app_support import shown
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 
 
 def _class_with_document(services, instructor):
     info = services.classes.create(instructor, "Physics", "")
     pdf = make_pdf(["Newton's second law: force equals mass times acceleration.",
                     "Energy is conserved in a closed system."])
-    assert services.documents.upload(instructor, info.id, "physics.pdf", pdf).ok
+    assert upload(services, instructor, info.id, "physics.pdf", pdf).ok
     return info
 
 
 def test_healthy_status_with_counts_failures_and_latency(services, instructor, student):
     info = _class_with_document(services, instructor)
     services.classes.join(student, info.join_code)
-    assert not services.documents.upload(instructor, info.id, "empty.txt", b"").ok
+    assert not upload(services, instructor, info.id, "empty.txt", b"").ok
     for q in ("What does force equal?", "Is energy conserved?", "What is Newton's second law?"):
         services.chat.ask(student, info.id, q)
 

@@ -17,6 +17,7 @@ from core.services.actors import SYSTEM
 from core.storage import make_file_store
 from core.ops.storage import check, migrate
 from tests.conftest import run_core
+from tests.factories import upload
 
 TEXTS = {
     "photosynthesis.txt": "Photosynthesis converts light energy into chemical energy inside chloroplasts. " * 5,
@@ -48,7 +49,7 @@ def local_docs(make_services):
     class_id = svc.classes.create(SYSTEM, "Biology").id
     ids = {}
     for name, text in TEXTS.items():
-        result = svc.documents.upload(SYSTEM, class_id, name, text.encode())
+        result = upload(svc, SYSTEM, class_id, name, text.encode())
         assert result.ok, result.error
         ids[name] = result.document_id
     return svc, class_id, ids
@@ -62,8 +63,8 @@ def backends(svc) -> dict[int, str]:
 def test_check_finds_orphan_objects_and_missing_objects(make_services):
     svc = make_services("s3")
     class_id = svc.classes.create(SYSTEM, "C").id
-    kept = svc.documents.upload(SYSTEM, class_id, "a.txt", b"alpha beta gamma " * 20).document_id
-    lost = svc.documents.upload(SYSTEM, class_id, "b.txt", b"delta epsilon zeta " * 20).document_id
+    kept = upload(svc, SYSTEM, class_id, "a.txt", b"alpha beta gamma " * 20).document_id
+    lost = upload(svc, SYSTEM, class_id, "b.txt", b"delta epsilon zeta " * 20).document_id
     store = svc.store
     store.put(f"classes/{class_id}/documents/999", b"left behind by a crash")
     store.delete(f"classes/{class_id}/documents/{lost}")
@@ -98,7 +99,7 @@ def test_check_fix_never_deletes_a_copy_a_row_refers_to(local_docs, make_service
 def test_clean_store_checks_ok_with_exit_code_0(make_services, capsys, monkeypatch):
     svc = make_services("s3")
     class_id = svc.classes.create(SYSTEM, "C").id
-    svc.documents.upload(SYSTEM, class_id, "a.txt", b"alpha beta gamma " * 20)
+    upload(svc, SYSTEM, class_id, "a.txt", b"alpha beta gamma " * 20)
     assert run_core(["storage", "check"], svc.settings, monkeypatch) == 0
     assert "OK" in capsys.readouterr().out
     svc.store.put(f"classes/{class_id}/documents/77", b"orphan")

@@ -1,4 +1,4 @@
-from core.ingest.text import normalize_whitespace, split_sentences
+from core.text import normalize_whitespace, split_sentences
 
 
 def test_splits_plain_sentences():

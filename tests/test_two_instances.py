@@ -27,6 +27,7 @@ import json, sys
 from core.config import Settings
 from core.services import build_services
 from core.services.actors import SYSTEM
+from tests.factories import upload
 svc = build_services(Settings(), migrate=True)  # as the app does at start
 for line in sys.stdin:
     cmd = json.loads(line)
@@ -36,7 +37,7 @@ for line in sys.stdin:
         elif cmd["op"] == "delete":
             svc.documents.delete(SYSTEM, cmd["document_id"]); out = {"deleted": cmd["document_id"]}
         elif cmd["op"] == "upload":
-            r = svc.documents.upload(SYSTEM, cmd["class_id"], cmd["filename"], cmd["text"].encode())
+            r = upload(svc, SYSTEM, cmd["class_id"], cmd["filename"], cmd["text"].encode())
             out = {"status": r.status, "document_id": r.document_id, "error": r.error}
         out["store"] = svc.store.backend
     except Exception as exc:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from core.models import Chunk, User
+from core.models import Chunk, IngestJob, User
 from core.search.embeddings import FakeEmbedder
-from core.services.documents import EMBED_GROUP, STAGES
+from core.services.ingestion import EMBED_GROUP, STAGES
+from tests.factories import upload
 
 # ~300 passages: three sentences a "paragraph", chunked at ~180 words
 LONG_TEXT = "\n\n".join(f"Paragraph {i}: diffusion moves solute {i} down its gradient. Osmosis moves water across "
@@ -23,54 +24,54 @@ def klass(services, instructor):
     return services.classes.create(instructor, "Biology")
 
 
-def _upload(services, actor, klass, name="long.txt", data=LONG_TEXT):
-    stages: list[tuple[str, float]] = []
-    result = services.documents.upload(actor, klass.id, name, data, progress=lambda s, f: stages.append((s, f)))
-    return result, stages
+def _upload(services, actor, klass, monkeypatch, fail_at_call: int | None = None):
+    """Upload LONG_TEXT and read its job's row as the Documents page does: (stage, progress) each time
+    the job hands the embedder a group (the row then holds the step reported just before), and at
+    the end. With fail_at_call, that call of the embedder fails."""
+    real_embed, seen = FakeEmbedder.embed, []
+
+    def embed_and_look(self, texts):
+        with services.db.transaction() as s:
+            seen.append(tuple(s.execute(select(IngestJob.stage, IngestJob.progress)).one()))
+        if len(seen) == fail_at_call:
+            raise MemoryError("out of memory")
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(FakeEmbedder, "embed", embed_and_look)
+    result = upload(services, actor, klass.id, "long.txt", LONG_TEXT)
+    [job] = services.ingestion.for_class(actor, klass.id)
+    return result, seen + [(job.stage, job.progress)]
 
 
-def test_progress_moves_while_embedding_and_ends_ready(services, instructor, klass):
-    result, stages = _upload(services, instructor, klass)
+def test_progress_moves_while_embedding_and_ends_ready(services, instructor, klass, monkeypatch):
+    result, stages = _upload(services, instructor, klass, monkeypatch)
     assert result.ok and 250 <= result.chunks <= 400, result.chunks
     fractions = [f for _, f in stages]
-    assert fractions == sorted(fractions) and fractions[0] == 0.0 and stages[-1] == ("ready", 1.0)
+    assert fractions == sorted(fractions) and stages[-1] == ("ready", 1.0)
     assert all(s.split()[0] in STAGES for s, _ in stages)
-    # the states in order, each once: nothing goes back
-    order = [s.split()[0] for s, _ in stages]
-    # (saved and queued first: the job extracts from the stored original)
-    assert list(dict.fromkeys(order)) == ["checking", "saving", "extracting", "embedding", "indexing", "ready"]
     embedding = [(s, f) for s, f in stages if s.startswith("embedding")]
-    # a report before the first group and after each: the bar moves every EMBED_GROUP passages
-    assert len({f for _, f in embedding}) == -(-result.chunks // EMBED_GROUP) + 1 >= 9
+    # a report before each group: the bar moves every EMBED_GROUP passages
+    assert len(embedding) == len({f for _, f in embedding}) == -(-result.chunks // EMBED_GROUP) >= 8
     assert embedding[0] == (f"embedding 0/{result.chunks} passages", 0.1)
     assert embedding[1][0] == f"embedding {EMBED_GROUP}/{result.chunks} passages"
-    assert embedding[-1] == (f"embedding {result.chunks}/{result.chunks} passages", pytest.approx(0.95))
+    assert embedding[-1][0] == f"embedding {EMBED_GROUP * (len(embedding) - 1)}/{result.chunks} passages"
     steps = [b - a for (_, a), (_, b) in pairwise(embedding)]
     assert max(steps) <= 0.85 * EMBED_GROUP / result.chunks + 1e-9  # no jump bigger than one group
     # embedded longest first, in groups: every chunk still gets its own vector
     with services.db.transaction() as s:
         rows = s.execute(select(Chunk.text, Chunk.embedding).where(Chunk.document_id == result.document_id)
                          .order_by(Chunk.ordinal)).all()
+    monkeypatch.undo()
     expected = FakeEmbedder().embed([text for text, _ in rows])
     assert np.array_equal(np.vstack([np.frombuffer(e, dtype=np.float32) for _, e in rows]), expected)
 
 
 def test_a_failure_while_embedding_ends_failed_with_the_reason(services, instructor, klass, monkeypatch):
-    real_embed, calls = FakeEmbedder.embed, []
-
-    def embed_then_fail(self, texts):
-        calls.append(len(texts))
-        if len(calls) == 3:
-            raise MemoryError("out of memory")
-        return real_embed(self, texts)
-
-    monkeypatch.setattr(FakeEmbedder, "embed", embed_then_fail)
-    result, stages = _upload(services, instructor, klass)
+    result, stages = _upload(services, instructor, klass, monkeypatch, fail_at_call=3)
     assert not result.ok and "long.txt: processing failed (MemoryError); nothing was saved." == result.error
     embedded = [s for s, _ in stages if s.startswith("embedding")]
     assert embedded[-1] == f"embedding {2 * EMBED_GROUP}/{embedded[0].split('/')[1]}"  # it had moved on
-    fractions = [f for _, f in stages]
-    assert fractions == sorted(fractions) and stages[-1] == ("failed", 1.0)
+    assert stages[-1] == ("failed", 1.0)
     assert services.documents.list(instructor, klass.id) == []
     assert [f.error for f in services.documents.failures(instructor, klass.id)] == [result.error]
 
@@ -90,23 +91,23 @@ def test_a_failure_while_embedding_ends_failed_with_the_reason(services, instruc
 ])
 def test_unsupported_files_are_explained_by_name_and_size(services, instructor, klass, name, size, says):
     services.settings.max_upload_mb = 2
-    reason = services.documents.unsupported_reason(name, size)
+    reason = services.ingestion.unsupported_reason(name, size)
     assert reason is not None and reason.startswith(says), reason
-    # one source of truth: upload() refuses the same file with the same sentence
+    # one source of truth: submit() refuses the same file with the same sentence
     data = b"" if size == 0 else b"x" * size
-    result = services.documents.upload(instructor, klass.id, name, data)
+    result = upload(services, instructor, klass.id, name, data)
     assert not result.ok and result.error == reason
 
 
 @pytest.mark.parametrize("name", ["notes.pdf", "deck.PPTX", "report.docx", "a.txt", "b.md", "c.markdown"])
 def test_supported_files_pass_the_check(services, name):
-    assert services.documents.unsupported_reason(name, 1000) is None
-    assert services.documents.unsupported_reason(f"C:\\Users\\me\\{name}", 1000) is None  # a browser's path
+    assert services.ingestion.unsupported_reason(name, 1000) is None
+    assert services.ingestion.unsupported_reason(f"C:\\Users\\me\\{name}", 1000) is None  # a browser's path
 
 
 def test_the_list_names_the_uploader_not_their_address(services, instructor, student, klass):
     services.classes.join(student, klass.join_code)
-    services.documents.upload(instructor, klass.id, "a.txt", b"Osmosis moves water.")
+    upload(services, instructor, klass.id, "a.txt", b"Osmosis moves water.")
     assert [d.uploaded_by for d in services.documents.list(student, klass.id)] == ["Prof"]
     with services.db.transaction() as s:  # an account without a name (made before names were asked)
         s.execute(update(User).where(User.id == instructor.user_id).values(name="  "))

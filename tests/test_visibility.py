@@ -11,11 +11,12 @@ import pytest
 from core.config import Settings
 from core.errors import NotFound
 from core.models import Class
+from core.search.cache import release_seconds
 from core.search.embeddings import FakeEmbedder
 from core.services import build_services
-from core.services.visibility import is_visible, release_seconds, visible_mask
+from core.services.visibility import is_visible, visible_mask
 from tests.conftest import run_core
-from tests.factories import make_pdf
+from tests.factories import make_pdf, upload
 from tests.llm_stub import LLMStub, Reply
 
 LECTURE = ["Cell biology. The cell membrane separates the cell from its surroundings.",
@@ -34,12 +35,12 @@ MODEL_QUESTION = "What do mitochondria produce?"
 def course(services, instructor, student):
     klass = services.classes.create(instructor, "Biology")
     services.classes.join(student, klass.join_code)
-    assert services.documents.upload(instructor, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
+    assert upload(services, instructor, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
     return services, instructor, student, klass.id
 
 
 def _upload_key(svc, prof, class_id, **visibility) -> int:
-    result = svc.documents.upload(prof, class_id, "key.pdf", make_pdf(KEY), **visibility)
+    result = upload(svc, prof, class_id, "key.pdf", make_pdf(KEY), **visibility)
     assert result.ok
     return result.document_id
 
@@ -142,11 +143,11 @@ def test_set_visibility_flips_it_and_the_cached_index_follows(course):
 def test_uploading_the_same_file_again_as_instructors_only_hides_it(course):
     svc, prof, stu, class_id = course
     key_id = _upload_key(svc, prof, class_id)
-    again = svc.documents.upload(prof, class_id, "key.pdf", make_pdf(KEY), instructors_only=True)
+    again = upload(svc, prof, class_id, "key.pdf", make_pdf(KEY), instructors_only=True)
     assert again.deduplicated and again.document_id == key_id
     assert not _leaks(svc.chat.ask(stu, class_id, QUESTION), key_id)
     # uploading it again without the mark does not show it: hiding is never undone by accident
-    svc.documents.upload(prof, class_id, "key.pdf", make_pdf(KEY))
+    upload(svc, prof, class_id, "key.pdf", make_pdf(KEY))
     assert "key.pdf" not in [d.filename for d in svc.documents.list(stu, class_id)]
 
 
@@ -201,7 +202,7 @@ def test_the_hidden_passage_never_reaches_the_model_for_a_student(tmp_path, data
             stu = svc.accounts.register("stu@example.edu", "battery-staple-7", "Stu").actor()
             klass = svc.classes.create(prof, "Biology")
             svc.classes.join(stu, klass.join_code)
-            assert svc.documents.upload(prof, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
+            assert upload(svc, prof, klass.id, "cells.pdf", make_pdf(LECTURE)).ok
             key_id = _upload_key(svc, prof, klass.id, instructors_only=True)
             stub.script(Reply.stream("Mitochondria produce ATP through cellular respiration [1]."))
             # the instructor's prompt for the question holds the key's passage: it would be retrieved

@@ -62,7 +62,7 @@ def app(queue_db):
     # the real model here too: the test asks the class what the workers indexed with it
     services = build_services(queue_db.model_copy(update={"embedder": "minilm"}), migrate=True)
     yield services
-    services.queue.close()
+    services.ingestion.close()
     services.db.engine.dispose()
 
 
@@ -103,7 +103,7 @@ def expected_chunks(settings: Settings, name: str, data: bytes) -> list[tuple[in
 def test_a_killed_worker_loses_nothing(app, queue_db, tmp_path, capsys):
     klass = app.classes.create(SYSTEM, "Biology")
     data = lecture_notes(200, seed=1)
-    submitted = app.documents.submit(SYSTEM, klass.id, "notes.txt", data)
+    submitted = app.ingestion.submit(SYSTEM, klass.id, "notes.txt", data)
     job_id = submitted.job_id
     assert job_id is not None and job_row(app, job_id).state == "queued"
 
@@ -156,7 +156,7 @@ def test_a_killed_worker_loses_nothing(app, queue_db, tmp_path, capsys):
 
 def test_sigterm_gives_an_unfinishable_job_back_and_the_next_worker_finishes_it(app, queue_db, tmp_path):
     klass = app.classes.create(SYSTEM, "Biology")
-    job_id = app.documents.submit(SYSTEM, klass.id, "notes.txt", lecture_notes(200, seed=2)).job_id
+    job_id = app.ingestion.submit(SYSTEM, klass.id, "notes.txt", lecture_notes(200, seed=2)).job_id
     log = tmp_path / "workers.log"
     worker = start_worker(queue_db, log, stop_timeout_s=0.5)  # too short to finish: it must let go
     try:

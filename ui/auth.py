@@ -24,7 +24,7 @@ import streamlit.components.v1 as components
 from core.errors import ClassGPTError, ValidationError
 from core.events import log_event
 from ui.state import ACTOR_KEY, get_services
-from ui.widgets import show_error
+from ui.widgets import shown_errors
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -148,15 +148,13 @@ def register_form(services: Services) -> str | None:
         submitted = st.form_submit_button("Create account", type="primary", width="stretch")
     if not submitted:
         return None
-    try:
+    with shown_errors("register"):
         _same(password, repeat)
         # surrounding spaces are a typo more often than part of a password: strip, as log_in does
         user = services.accounts.register(email, password.strip(), f"{first.strip()} {last.strip()}".strip(),
                                           client_address(services))
-    except ClassGPTError as exc:
-        show_error(exc)
-        return None
-    return user.email
+        return user.email
+    return None
 
 
 def change_password_form(services: Services, actor: Actor) -> bool:
@@ -169,15 +167,13 @@ def change_password_form(services: Services, actor: Actor) -> bool:
         submitted = st.form_submit_button("Change password")
     if not submitted:
         return False
-    try:
+    with shown_errors("change password"):
         _same(new, repeat)
         token = services.accounts.change_password(actor, current.strip(), new.strip(), client_address(services))
-    except ClassGPTError as exc:
-        show_error(exc)
-        return False
-    st.session_state[SESSION_KEY] = token
-    _want_cookie(st.session_state, token)
-    return True
+        st.session_state[SESSION_KEY] = token
+        _want_cookie(st.session_state, token)
+        return True
+    return False
 
 
 def log_out_everywhere(services: Services, actor: Actor) -> None:

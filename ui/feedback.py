@@ -5,8 +5,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core.errors import ClassGPTError
-from ui.widgets import show_error
+from ui.widgets import shown_errors
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -30,15 +29,13 @@ def _save(services: Services, actor: Actor, message_id: int, key: str, current: 
     """The widget's callback: runs before the page, so the page then loads the vote just stored."""
     value = st.session_state.get(key)
     helpful = None if value is None else bool(value)
-    try:
+    # Shown from the callback, so at the top of the page: the answer itself is usually gone by then
+    # (cleared in another tab, or the student left the class) and so are its thumbs.
+    with shown_errors("rate answer"):
         services.feedback.rate(actor, message_id, helpful)
-    except ClassGPTError as exc:
-        # Shown from the callback, so at the top of the page: the answer itself is usually gone
-        # by then (cleared in another tab, or the student left the class) and so are its thumbs.
-        st.session_state[key] = _index(current)  # where it still shows, it shows what is stored
-        show_error(exc)
+        st.toast(WITHDRAWN if helpful is None else THANKS_UP if helpful else THANKS_DOWN, icon=":material/feedback:")
         return
-    st.toast(WITHDRAWN if helpful is None else THANKS_UP if helpful else THANKS_DOWN, icon=":material/feedback:")
+    st.session_state[key] = _index(current)  # the vote was not stored: where it still shows, show what is
 
 
 def _index(vote: bool | None) -> int | None:

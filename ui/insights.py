@@ -107,7 +107,7 @@ def most_cited(cited: MostCited) -> None:
         st.caption("No answer cited the material in this window yet.")
         return
     st.dataframe(pd.DataFrame({
-        "Document": [p.document + (" (deleted)" if p.deleted else "") for p in cited.pages],
-        "Page": [p.printed_page for p in cited.pages],
+        "Document": [p.cited.document + (" (deleted)" if p.deleted else "") for p in cited.pages],
+        "Page": [p.cited.printed_page or "" for p in cited.pages],
         "Answers citing it": [p.count for p in cited.pages],
     }), hide_index=True, width="stretch")

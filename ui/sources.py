@@ -109,10 +109,9 @@ def _show_text(services: Services, actor: Actor, c: Citation, key: str) -> None:
 
 @st.dialog("Source page", width="large")
 def _full_page(services: Services, actor: Actor, c: Citation) -> None:
-    try:
-        png = services.documents.page_preview(actor, c.document_id, c.page, width_px=FULL_WIDTH_PX, highlight=c.text)
-    except ClassGPTError as exc:
-        st.caption(f"The page is unavailable: {inline(exc)}")
+    png = _load(c, "page", "The page is unavailable", lambda: services.documents.page_preview(
+        actor, c.document_id, c.page, width_px=FULL_WIDTH_PX, highlight=c.text))
+    if png is None:
         return
     st.caption(f"{inline(c.document)}, {inline(where(c))}")
     st.image(png, width="stretch")

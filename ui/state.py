@@ -46,8 +46,8 @@ def get_services() -> Services:
     settings = Settings()
     configure_event_logging(settings.log_level)
     services = build_services(settings, migrate=True)  # the app brings the schema up to date at start
-    if services.queue.kind == "thread":  # this process runs the jobs: take up what a stopped one left
-        services.documents.resume_jobs()
+    if services.ingestion.runs_here:  # this process runs the jobs: take up what a stopped one left
+        services.ingestion.resume()
     return services
 
 

@@ -20,10 +20,9 @@ if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from core.services.actors import Actor
-    from core.services.documents import DocumentService, IngestResult
-    from core.services.ingestion import JobInfo
+    from core.services.ingestion import IngestionService, IngestResult, JobInfo
 
-# what people read for each of the service's stages (core.services.documents.STAGES), while it runs
+# what people read for each of the job's stages (core.services.ingestion.STAGES), while it runs
 RUNNING = {"checking": "Checking", "extracting": "Extracting text", "saving": "Saving the file",
            "embedding": "Embedding passages", "indexing": "Adding to the class's index"}
 # a zero-width space after these lets a long name wrap there instead of inside a word (Playwright,
@@ -103,7 +102,7 @@ def row_of(job: JobInfo) -> UploadRow:
     return replace(row, state="failed", progress=1.0, detail=job.error or job.state)
 
 
-def submit_files(documents: DocumentService, actor: Actor, class_id: int, files: list[UploadedFile],
+def submit_files(ingestion: IngestionService, actor: Actor, class_id: int, files: list[UploadedFile],
                  **options) -> tuple[list[int], list[tuple[str, str]]]:
     """Store and queue every file (fast: the work is the jobs'). Returns the queued jobs, and the
     outcomes decided at once (a file already in the class, one refused by its type or first bytes)."""
@@ -111,7 +110,7 @@ def submit_files(documents: DocumentService, actor: Actor, class_id: int, files:
     for upload in files:
         row = UploadRow(upload.name, upload.size)
         try:
-            submitted = documents.submit(actor, class_id, upload.name, upload.getvalue(), **options)
+            submitted = ingestion.submit(actor, class_id, upload.name, upload.getvalue(), **options)
         except ClassGPTError as exc:  # e.g. no longer an instructor of this class
             outcomes.append(outcome(replace(row, state="failed", detail=str(exc))))
             continue
@@ -122,15 +121,15 @@ def submit_files(documents: DocumentService, actor: Actor, class_id: int, files:
     return job_ids, outcomes
 
 
-def show_jobs(documents: DocumentService, actor: Actor, class_id: int, batch: list[int]) -> None:
+def show_jobs(ingestion: IngestionService, actor: Actor, class_id: int, batch: list[int]) -> None:
     """The class's uploads of the last half hour, one row each, redrawn every second while one runs;
     when they have all ended, the whole page runs again (the documents list takes the new ones).
     `batch` is the jobs this session just queued: once they have ended, a summary says how they went."""
-    running = any(job.active for job in documents.jobs.for_class(actor, class_id))
+    running = any(job.active for job in ingestion.for_class(actor, class_id))
 
     @st.fragment(run_every=1.0 if running else None)
     def rows() -> None:
-        jobs = documents.jobs.for_class(actor, class_id)
+        jobs = ingestion.for_class(actor, class_id)
         if jobs:
             show_rows([row_of(job) for job in jobs])
         mine = [job for job in jobs if job.id in batch]

@@ -27,14 +27,17 @@ def show_error(exc: ClassGPTError) -> None:
 
 
 @contextmanager
-def shown_errors(page: str) -> Iterator[None]:
-    """Turn a domain error into st.error, and anything else into a message with a reference id."""
+def shown_errors(where: str = "") -> Iterator[None]:
+    """The one way a page shows what went wrong: a domain error as st.error, in its own words, and
+    anything else as a message with a reference id (logged with `where`). The block ends at the
+    error and the page goes on after it, so the lines after a service call inside the block are
+    its success path (st.stop / st.rerun are BaseExceptions and pass through)."""
     try:
         yield
     except ClassGPTError as exc:
         show_error(exc)
-    except Exception as exc:  # st.stop / st.rerun are BaseExceptions and pass through
-        ref = log_error("page_error", exc, page=page)
+    except Exception as exc:
+        ref = log_error("page_error", exc, page=where)
         st.error(f"Something went wrong (reference {ref}). Try again; if it keeps happening, "
                  "tell your administrator the reference.")
 

@@ -16,9 +16,9 @@ import numpy as np
 from core.answers.model import Citation
 from core.answers.questions import QuestionForm
 from core.answers.sentences import definition_strength, is_statement
-from core.ingest.text import split_sentences
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
+from core.text import split_sentences
 
 ANSWER_SENTENCES = 3
 # the answer is composed from the best passages only: each candidate sentence costs an embedding

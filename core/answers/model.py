@@ -1,7 +1,43 @@
 """What an answer is: its text, numbered citations, and how it was made."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class CitedPage:
+    """A cited page as it is kept after the answer (the query log, a vote, a check's result): enough
+    to name and open the page, not its passage. The one record of "a cited page" everywhere."""
+
+    document_id: int | None  # None once the document is gone from a record that outlived it
+    document: str
+    page: int | None  # 1-based page index (previews); None for files without pages
+    page_label: str | None = None  # the page number printed on it, when the file declares one
+
+    @property
+    def printed_page(self) -> str | None:
+        """What a reader looks for on the page: the declared label, else the index."""
+        if self.page_label:
+            return self.page_label
+        return str(self.page) if self.page else None
+
+    @property
+    def label(self) -> str:
+        return source_label(self.document, self.page, self.page_label)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CitedPage":
+        """From a stored record (JSON); fields a record of another kind holds besides (a vote's `n`) are left."""
+        return cls(d.get("document_id"), d.get("document") or "", d.get("page"), d.get("page_label"))
+
+
+def cited_pages(citations: Iterable["Citation"]) -> list[CitedPage]:
+    """The pages the citations name, each once, in their order."""
+    return list(dict.fromkeys(c.cited_page for c in citations))
 
 
 @dataclass(frozen=True)
@@ -18,11 +54,12 @@ class Citation:
         return asdict(self)
 
     @property
+    def cited_page(self) -> CitedPage:
+        return CitedPage(self.document_id, self.document, self.page, self.page_label)
+
+    @property
     def printed_page(self) -> str | None:
-        """What a reader looks for on the page: the declared label, else the index."""
-        if self.page_label:
-            return self.page_label
-        return str(self.page) if self.page else None
+        return self.cited_page.printed_page
 
     @property
     def label(self) -> str:

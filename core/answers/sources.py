@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from core.answers.model import Citation
 from core.answers.questions import QuestionForm
 from core.answers.sentences import STRONG, definition_strength, is_statement
-from core.ingest.text import split_sentences
 from core.search.cache import Match
 from core.search.terms import tokenize
+from core.text import split_sentences
 
 # Two passages are the same source when this share of the smaller one's words is in the other.
 DUPLICATE_CONTAINMENT = 0.8

@@ -17,9 +17,9 @@ import numpy as np
 
 from core.answers.generate import NOT_COVERED
 from core.answers.model import Citation
-from core.ingest.text import normalize_whitespace, segments, split_sentences
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
+from core.text import normalize_whitespace, segments, split_sentences
 
 # support = 0.4 · cosine + 0.6 · share of the sentence's content words found in the source.
 # On SQuAD (812 question+answer claims against the passage holding the answer, and against the

@@ -79,7 +79,7 @@ def ingest(args: Namespace, cli: Cli) -> int:
         except OSError as exc:
             lines.append(f"FAILED  {path.name}: cannot read file ({exc.strerror})")
             continue
-        submitted = services.documents.submit(actor, args.class_id, path.name, data, include_notes=args.include_notes,
+        submitted = services.ingestion.submit(actor, args.class_id, path.name, data, include_notes=args.include_notes,
                                               instructors_only=args.instructors_only, release_at=args.release_at)
         if submitted.job_id is not None:
             names[submitted.job_id] = path.name
@@ -117,13 +117,13 @@ def _wait(services, names: dict[int, str], cli: Cli) -> dict[int, str]:  # noqa:
     def no_worker() -> None:
         nonlocal warned
         if (not warned and services.settings.queued_jobs and time.monotonic() - started > NO_WORKER_AFTER_S
-                and services.queue.workers() == 0):
+                and services.ingestion.workers() == 0):
             warned = True
             cli.progress("note: no worker is running; start one with `python -m core worker` (or press Ctrl+C: "
                          "the files stay queued)")
 
     told = {}
-    for job in services.jobs.wait(list(names), moved, on_poll=no_worker):
+    for job in services.ingestion.wait(list(names), moved, on_poll=no_worker):
         seconds = (job.finished_at - job.created_at).total_seconds() if job.finished_at else 0.0
         if job.state == "ready":
             pages = f"{job.pages} pages, " if job.pages else ""

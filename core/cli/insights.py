@@ -41,7 +41,7 @@ def insights(args: Namespace, cli: Cli) -> int:
                         for d in overview.per_day],
             "groups": [{"question": g.representative, "count": g.count, "kind": g.kind,
                         "last_asked": g.last_asked.isoformat(), "variants": list(g.variants)} for g in groups],
-            "pages": [{"document": p.document, "page": p.printed_page or None, "count": p.count,
+            "pages": [{"document": p.cited.document, "page": p.cited.printed_page, "count": p.count,
                        "deleted": p.deleted} for p in cited.pages],
         })
         return EXIT_OK
@@ -56,5 +56,5 @@ def insights(args: Namespace, cli: Cli) -> int:
     if cited.pages:
         print("pages cited most:")
     for p in cited.pages[:TOP]:
-        print(f"  {p.count:>4}x  {p.label}{' (deleted)' if p.deleted else ''}")
+        print(f"  {p.count:>4}x  {p.cited.label}{' (deleted)' if p.deleted else ''}")
     return EXIT_OK

@@ -38,7 +38,7 @@ def describe(job: JobInfo) -> str:
 
 
 def list_jobs(args: Namespace, cli: Cli) -> int:
-    jobs = cli.services().jobs.listing(args.class_id, args.state, args.limit)
+    jobs = cli.services().ingestion.listing(args.class_id, args.state, args.limit)
     if args.json:
         cli.print_json([{**j.__dict__, "active": j.active} for j in jobs])
         return EXIT_OK
@@ -64,8 +64,8 @@ def run_worker(args: Namespace, cli: Cli) -> int:
     require_current_schema(services.db.engine)
     services.embedder.embed(["warm up"])  # the model loads now (and logs its precision), not in the first job
     log_event("worker_started", worker=name, concurrency=args.concurrency)
-    services.documents.resume_jobs()
-    work(settings.sqlalchemy_url, services.jobs.run, concurrency=args.concurrency, name=name,
+    services.ingestion.resume()
+    work(settings.sqlalchemy_url, services.ingestion.run_job, concurrency=args.concurrency, name=name,
          stop_timeout_s=settings.worker_stop_timeout_s)
     log_event("worker_stopped", worker=name)
     return EXIT_OK

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.ingest.extract import Page
-from core.ingest.text import segments
+from core.ingest.formats import Page
+from core.text import segments
 
 
 @dataclass(frozen=True)

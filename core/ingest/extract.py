@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from core.errors import CorruptPDF, EmptyFile, FileTooLarge, NoExtractableText, UnsupportedType
-from core.ingest.text import normalize_whitespace, one_line
+from core.ingest.formats import LEGACY, OFFICE_TYPES, PDF, SUPPORTED, ExtractedDocument, Page, legacy_message
+from core.text import normalize_whitespace, one_line
 
-PDF = "application/pdf"
-PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-SUPPORTED = {".pdf": PDF, ".pptx": PPTX, ".docx": DOCX, ".txt": "text/plain", ".md": "text/markdown",
-             ".markdown": "text/markdown"}
-OFFICE_TYPES = (PPTX, DOCX)
 _SUPPORTED_HINT = ("Supported types: PDF (.pdf), plain text (.txt) and Markdown (.md, .markdown); "
                    "also PowerPoint (.pptx) and Word (.docx).")
 _MB = 1024 * 1024
@@ -48,21 +42,6 @@ _BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
 )
 _BINARY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]")
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int | None  # 1-based PDF page / slide / Word page index; None for text files and Word sections
-    text: str
-    label: str | None = None  # the page number the PDF prints ("xii", "51"), the slide number, "§ <heading>"
-    title: str | None = None  # a slide's title, a Word section's heading: what a text preview shows first
-
-
-@dataclass(frozen=True)
-class ExtractedDocument:
-    content_type: str
-    pages: list[Page]  # every PDF page (slide, Word page) in order, blank ones with text ""
-    page_count: int  # PDF pages (slides, Word pages) including blank ones; 0 for text files and Word sections
 
 
 MAX_FILENAME_CHARS = 255  # documents.filename's width
@@ -121,10 +100,8 @@ def _type_problem(name: str, ext: str) -> str | None:
     """Why a file with this extension cannot be read, or None for a supported one."""
     if ext in SUPPORTED:
         return None
-    from core.ingest import office
-
-    if ext in office.LEGACY:
-        return office.legacy_message(name, ext)
+    if ext in LEGACY:
+        return legacy_message(name, ext)
     if ext in _KINDS:
         kind, advice = _KINDS[ext]
         return f"'{name}' is {kind} ({ext}), which ClassGPT cannot read. {advice} {_SUPPORTED_HINT}"

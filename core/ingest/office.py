@@ -20,11 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from core.errors import FileTooLarge, IngestError, NoExtractableText
-from core.ingest.extract import DOCX, PPTX, Page
-from core.ingest.text import normalize_whitespace, one_line
+from core.ingest.formats import DOCX, PPTX, Page
+from core.text import normalize_whitespace, one_line
 
-LEGACY = {".ppt": ("PowerPoint", ".pptx"), ".pps": ("PowerPoint", ".pptx"), ".pot": ("PowerPoint", ".pptx"),
-          ".doc": ("Word", ".docx"), ".dot": ("Word", ".docx")}
 _KIND = {PPTX: ("PowerPoint", ".pptx"), DOCX: ("Word", ".docx")}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: old Office, or an encrypted new one
 ZIP_MAGIC = b"PK\x03\x04"
@@ -44,12 +42,6 @@ class CorruptOffice(IngestError):
 
 class EncryptedOffice(IngestError):
     """A password-protected .pptx/.docx: its content is encrypted inside a compound file."""
-
-
-def legacy_message(name: str, ext: str) -> str:
-    app, new_ext = LEGACY[ext]
-    return (f"'{name}' is an old {app} format ({ext}); ClassGPT reads {new_ext} files. Open it in {app}, "
-            f"save it as {new_ext} (File > Save As), and upload again.")
 
 
 def check_signature(name: str, content_type: str, head: bytes, data: bytes) -> None:

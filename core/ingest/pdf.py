@@ -20,7 +20,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw
 
 from core.errors import CorruptPDF, EncryptedPDF, FileTooLarge, NotFound, ValidationError
-from core.ingest.text import one_line
+from core.text import one_line
 
 PDFIUM_LOCK = threading.RLock()
 MAX_PREVIEW_WIDTH_PX = 4000

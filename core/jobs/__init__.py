@@ -1,6 +1,6 @@
-"""Where ingestion jobs run: the small Protocol the document service sees, and its one factory.
+"""Where ingestion jobs run: the small Protocol the ingestion service sees, and its one factory.
 
-The job's state lives in the `ingest_jobs` table (core/services/ingestion.py); a queue only says
+The job's state lives in the `ingest_jobs` table (core/services/ingestion); a queue only says
 *when* to run which job. On PostgreSQL that is procrastinate, taken by `python -m core worker`
 processes on any machine (core/jobs/postgres.py); on SQLite, a thread of this process
 (core/jobs/threaded.py), so `make run` stays one command. docs/jobs.md says why.
@@ -38,7 +38,11 @@ class JobQueue(Protocol):
     # the PostgreSQL queue finds those itself
     def resume(self, job_ids: list[int]) -> None: ...
 
-    def close(self) -> None: ...
+    # workers that sent a heartbeat lately (for `ingest` and the Status page to say when nobody takes
+    # jobs); None where this process runs them itself
+    def workers(self) -> int | None: ...
+
+    def close(self) -> None: ...  # take no more jobs (this process)
 
 
 def make_job_queue(settings: "Settings", db: "Database", handler: JobHandler) -> JobQueue:

@@ -71,5 +71,8 @@ class ThreadQueue:
             except Exception:
                 log.exception("ingest job %s failed unexpectedly", job_id)
 
+    def workers(self) -> None:
+        return None  # no worker processes: this one runs the jobs
+
     def close(self) -> None:
         self._closing.set()

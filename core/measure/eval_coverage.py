@@ -129,7 +129,8 @@ def run_coverage(directory: Path, settings: Settings, folds: int = 2, limit: int
             t = time.perf_counter()
             chunks = 0
             for a in inside:
-                result = services.documents.upload(actor, klass.id, files[a].name, files[a].read_bytes())
+                result = services.ingestion.wait_for(
+                    services.ingestion.submit(actor, klass.id, files[a].name, files[a].read_bytes()))
                 if not result.ok:
                     raise RuntimeError(f"{files[a].name}: {result.error}")
                 chunks += result.chunks

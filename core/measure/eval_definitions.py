@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.config import Settings
-from core.ingest.extract import SUPPORTED, clean_filename, extract
-from core.ingest.text import split_sentences
+from core.ingest.extract import clean_filename, extract
+from core.ingest.formats import SUPPORTED
 from core.measure.eval_coverage import evaluation_services, percentiles
 from core.search.native import english_stopwords
 from core.search.terms import tokenize
+from core.text import split_sentences
 
 ANSWER_PREFIX_CHARS = 200  # what a student reads first
 MIN_WORD_SHARE = 0.5  # of the definition's content words, in the answer's first 200 characters
@@ -274,7 +275,8 @@ def run_definitions(directory: Path, settings: Settings, limit: int | None = Non
         started = time.perf_counter()
         chunks, failed = 0, []
         for path in files:
-            result = services.documents.upload(actor, klass.id, path.name, path.read_bytes())
+            result = services.ingestion.wait_for(
+                services.ingestion.submit(actor, klass.id, path.name, path.read_bytes()))
             if result.ok:
                 chunks += result.chunks
             else:

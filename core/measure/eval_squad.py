@@ -49,7 +49,8 @@ def run_squad(directory: Path, settings: Settings, limit: int | None = None,
         started = time.perf_counter()
         chunks = 0
         for path in sources:
-            result = services.documents.upload(SYSTEM, klass.id, path.name, path.read_bytes())
+            result = services.ingestion.wait_for(
+                services.ingestion.submit(SYSTEM, klass.id, path.name, path.read_bytes()))
             if not result.ok:
                 raise RuntimeError(f"{path.name}: {result.error}")
             chunks += result.chunks

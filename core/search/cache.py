@@ -19,8 +19,9 @@ import ctypes
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,6 +89,11 @@ class ChunkTable(Mapping[int, IndexedChunk]):
 
     def __contains__(self, chunk_id: object) -> bool:
         return self._position(chunk_id) >= 0
+
+    @property
+    def text_bytes(self) -> int:
+        """What the compressed texts hold (bench index reports it)."""
+        return sum(map(len, self._texts))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.ids.tolist())
@@ -177,16 +183,53 @@ class ClassIndex:
     document_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per chunk
     documents: dict[int, DocumentState] = field(default_factory=dict)  # the ready documents it holds
 
-    def search(self, question: str, query_vec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Match]:
-        """The k chunks that best match the question, best first; only `allowed` ones when given."""
-        return [Match(self.chunks[hit.chunk_id], hit.score, hit.cosine)
-                for hit in self.hybrid.search(question, query_vec, k=k, allowed=allowed)]
-
-    def visible_count(self, allowed: np.ndarray | None) -> int:
-        return len(self.chunks) if allowed is None else int(np.count_nonzero(allowed))
+    def view(self, allowed: np.ndarray | None = None) -> "IndexView":
+        """The index as one asker sees it: only the `allowed` chunks (a bool per chunk, in the index's
+        order; None: all), in every look-up."""
+        return IndexView(self, allowed)
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+
+@dataclass(frozen=True)
+class TermStatistics:
+    """How common each of a question's (analysed) terms is among the chunks an asker may see: what
+    makes a rare word weigh more (IDF). A term the class never uses occurs in 0 chunks."""
+
+    chunks: int
+    document_frequency: dict[str, int]
+
+
+class IndexView:
+    """What a question needs of its class's index, under one asker's visibility: the best matches,
+    the passages holding a term, and the terms' statistics. Every figure comes from the allowed
+    chunks only: a hidden answer key must not make its words "known" to a student."""
+
+    def __init__(self, index: ClassIndex, allowed: np.ndarray | None):
+        self._index = index
+        self._allowed = allowed
+
+    @property
+    def size(self) -> int:
+        """How many chunks the asker may see."""
+        return self._index.hybrid.size(self._allowed)
+
+    def search(self, question: str, query_vec: np.ndarray, k: int) -> list[Match]:
+        """The k chunks that best match the question, best first."""
+        chunks = self._index.chunks
+        return [Match(chunks[hit.chunk_id], hit.score, hit.cosine)
+                for hit in self._index.hybrid.search(question, query_vec, k=k, allowed=self._allowed)]
+
+    def holding(self, terms: Sequence[str], query_vec: np.ndarray, limit: int) -> Iterator[Match]:
+        """The chunks that hold every one of the (analysed) terms, best BM25 match first, up to
+        `limit`; each with its cosine to the query and no fused score (0.0)."""
+        chunks = self._index.chunks
+        for hit in self._index.hybrid.holding(terms, query_vec, limit=limit, allowed=self._allowed):
+            yield Match(chunks[hit.chunk_id], 0.0, hit.cosine)
+
+    def term_statistics(self, terms: Sequence[str]) -> TermStatistics:
+        return TermStatistics(self.size, self._index.hybrid.document_frequencies(terms, self._allowed))
 
 
 class IndexCache:
@@ -218,7 +261,7 @@ class IndexCache:
                 self._cache.move_to_end(class_id)
                 while len(self._cache) > self.max_classes:
                     self._cache.popitem(last=False)
-            _return_freed_memory()
+            return_freed_memory()
             return built
 
     def _cached(self, class_id: int, version: Version) -> ClassIndex | None:
@@ -238,7 +281,7 @@ class IndexCache:
         # what it holds, and the next get() replaces it (never the other way round)
         with self.db.transaction() as s:
             version = _version(s, class_id)
-            documents = _documents(s, class_id)
+            documents = ready_documents(s, class_id)
         built = _class_index(self.db, class_id, version, documents)
         assert built is not None  # only an extension expects a number of rows
         return built
@@ -250,7 +293,7 @@ class IndexCache:
             version = _version(s, class_id)
             if version[1] != stale.version[1]:  # deleted and re-created (or gone)
                 return None
-            documents = _documents(s, class_id)
+            documents = ready_documents(s, class_id)
         added = {d: state for d, state in documents.items() if d not in stale.documents}
         if (any(d not in documents or not documents[d].same_chunks(state) for d, state in stale.documents.items())
                 or any(state.first_chunk <= last for state in added.values())):
@@ -259,7 +302,7 @@ class IndexCache:
                             expected=sum(state.chunks for state in added.values()))
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Give the build's freed temporaries (row bytes, term lists) back to the OS. glibc keeps them
     otherwise: a 50,000-chunk build left RSS at 1,245 MB with the model loaded, ~1,055 MB after this
     (bench index --memory, docs/retrieval.md). A no-op where there is no glibc."""
@@ -274,10 +317,13 @@ def _version(s, class_id: int) -> Version:
     return (-1, None) if row is None else (row.index_version, row.created_at)
 
 
-def _documents(s, class_id: int) -> dict[int, DocumentState]:
-    """Every ready document of the class that has chunks, with its chunks' count and id range."""
-    from core.services.visibility import release_seconds
+def release_seconds(release_at: datetime | None) -> float:
+    """A release time as the index keeps it: epoch seconds, NaN for none (NaN > now is False)."""
+    return float("nan") if release_at is None else release_at.timestamp()
 
+
+def ready_documents(s, class_id: int) -> dict[int, DocumentState]:
+    """Every ready document of the class that has chunks, with its chunks' count and id range."""
     rows = s.execute(
         select(Document.id, Document.created_at, Document.instructors_only, Document.release_at,
                func.count(Chunk.id).label("n"), func.min(Chunk.id).label("first"), func.max(Chunk.id).label("last"))

@@ -73,7 +73,10 @@ class HybridIndex:
 
     @classmethod
     def build_from(cls, parts: Iterable[Part], base: "HybridIndex | None" = None) -> "HybridIndex":
-        """The index of `base`'s chunks (if any) followed by the parts' chunks, in order.
+        """The index of `base`'s chunks (if any) followed by the parts' chunks, in order. `base` is not
+        changed (searches in other threads may be reading it): FAISS gets a new flat index (a copy of
+        its vectors, then the new ones), and BM25 is rebuilt from its stored term counts, so only the
+        new texts are analysed.
 
         Parts are taken one at a time (the cache streams them from the database): each part's vectors
         go straight into FAISS and only its texts are analysed, so no whole-class temporary (row
@@ -106,19 +109,16 @@ class HybridIndex:
         n, dim = dense.ntotal, dense.d
         # fusion reads FAISS's own copy through this view: the vectors are held once
         emb = native.faiss().rev_swig_ptr(dense.get_xb(), n * dim).reshape(n, dim)
-        return cls(np.concatenate(ids), dense, emb, _bm25(all_counts, vocab), vocab, all_counts)
-
-    def extended(self, chunk_ids: Sequence[int], texts: Sequence[str], embeddings: np.ndarray) -> "HybridIndex":
-        """A new index of this one's chunks followed by the given ones, as `build` would make it from all.
-
-        This index is not changed (searches in other threads may be reading it): FAISS gets a new flat
-        index (a copy of the vectors, then the new ones), and BM25 is rebuilt from the stored term counts,
-        so only the new texts are analysed.
-        """
-        return HybridIndex.build_from([(chunk_ids, texts, embeddings)], base=self)
+        return cls(np.concatenate(ids), dense, emb, bm25_matrix(all_counts, vocab), vocab, all_counts)
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def part_bytes(self) -> dict[str, int]:
+        """What each part of the index holds in memory: the vectors (FAISS's copy), the BM25 matrix
+        and the term counts an extension rebuilds it from (bench index reports them)."""
+        bm25 = 0 if self._bm25 is None else sum(a.nbytes for a in self._bm25.scores.values() if hasattr(a, "nbytes"))
+        return {"vectors": self._emb.nbytes, "bm25_matrix": bm25, "term_counts": self._counts.nbytes}
 
     def dense_candidates(self, query_vec: np.ndarray, n: int,
                          allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +282,8 @@ class TermCounts:
         return self.terms.nbytes + self.counts.nbytes + self.offsets.nbytes + self.lengths.nbytes
 
 
-def _bm25(counts: TermCounts, vocab: dict[str, int]) -> "bm25s.BM25 | None":
+def bm25_matrix(counts: TermCounts, vocab: dict[str, int]) -> "bm25s.BM25 | None":
+    """BM25 over the chunks' term counts (bm25s's scores, built whole-array: _counts_bm25)."""
     if not vocab:
         return None
     bm25 = _counts_bm25()()

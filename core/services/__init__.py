@@ -14,7 +14,7 @@ from core.answers.generate import make_writer
 from core.config import Settings
 from core.database import Database
 from core.events import log_event
-from core.jobs import JobQueue, make_job_queue
+from core.jobs import make_job_queue
 from core.search.cache import IndexCache
 from core.search.embeddings import Embedder, make_embedder
 from core.services.accounts import AccountService
@@ -23,8 +23,9 @@ from core.services.classes import ClassService
 from core.services.documents import DocumentService
 from core.services.feedback import FeedbackService
 from core.services.gold import GoldService
-from core.services.ingestion import IngestJobs
+from core.services.ingestion import Ingester, IngestionService
 from core.services.insights import InsightsService
+from core.services.material import MaterialChanged
 from core.services.status import StatusService
 from core.storage import FileStore, StoreResolver, make_file_store
 
@@ -37,14 +38,13 @@ class Services:
     accounts: AccountService
     classes: ClassService
     documents: DocumentService
+    ingestion: IngestionService
     chat: ChatService
     feedback: FeedbackService
     gold: GoldService
     insights: InsightsService
     status: StatusService
     embedder_factory: Callable[[], Embedder]
-    jobs: IngestJobs
-    queue: JobQueue
 
     @property
     def embedder(self) -> Embedder:
@@ -81,15 +81,14 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
     factory = (lambda: embedder) if embedder is not None else lazy_embedder(settings)
     accounts = AccountService(db, settings)
     classes = ClassService(db, stores)
-    changed: list[Callable[[int], None]] = []  # told the class id after a document is ready or deleted
-    # the job code tells the same listeners once a document is ready (documents is bound below)
-    jobs = IngestJobs(db, stores, factory, settings, changed=lambda class_id: documents.notify_changed(class_id),
-                      worker_name=worker_name)
-    queue = make_job_queue(settings, db, jobs.run)
-    documents = DocumentService(db, store, stores, settings, on_change=changed, jobs=jobs, queue=queue)
+    material = MaterialChanged()  # a document ready, deleted, hidden or shown: the class's material changed
+    ingester = Ingester(db, stores, factory, settings, material, worker_name=worker_name)
+    ingestion = IngestionService(db, store, stores, settings, material, make_job_queue(settings, db, ingester.run),
+                                 ingester)
+    documents = DocumentService(db, stores, settings, material, ingestion)
     chat = ChatService(db, IndexCache(db), factory, writer=make_writer(settings))
     gold = GoldService(db, chat)
-    changed.append(gold._after_change)  # the class's checked questions run again
+    material.subscribe(gold.rerun)  # the class's checked questions run again
     feedback = FeedbackService(db)
     return Services(
         settings=settings,
@@ -98,12 +97,11 @@ def build_services(settings: Settings | None = None, *, migrate: bool = False, e
         accounts=accounts,
         classes=classes,
         documents=documents,
+        ingestion=ingestion,
         chat=chat,
         feedback=feedback,
         gold=gold,
         insights=InsightsService(db, feedback, factory),
-        status=StatusService(db, store, settings, accounts, classes, documents, chat),
+        status=StatusService(db, store, settings, accounts, classes, documents, ingestion, chat),
         embedder_factory=factory,
-        jobs=jobs,
-        queue=queue,
     )

@@ -18,7 +18,6 @@ from core.config import Settings
 from core.database import Database
 from core.errors import AuthError, Conflict, NotFound, PermissionDenied, ValidationError
 from core.events import log_event
-from core.ingest.text import one_line
 from core.models import Class, Enrollment, User
 from core.services.actors import Actor
 from core.services.membership import make_instructor
@@ -26,6 +25,7 @@ from core.services.passwords import check_password_strength, dummy_hash, hash_pa
 from core.services.permissions import has_instructor, require_account, require_admin
 from core.services.sessions import SessionStore
 from core.services.throttle import Policy, Throttle
+from core.text import one_line
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_NAME_LEN = 100

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from core.answers.coverage import Coverage, judge_coverage
+from core.answers.coverage import Coverage, judge_coverage, question_terms
 from core.answers.extractive import compose_extractive
 from core.answers.generate import GenerationFailed, LLMWriter, without_marker
-from core.answers.model import Answer, Citation
+from core.answers.model import Answer, Citation, cited_pages
 from core.answers.questions import QuestionForm, is_follow_up, question_form
 from core.answers.sentences import may_define
 from core.answers.sources import defines_asked_term, select_sources
@@ -24,11 +24,10 @@ from core.database import Database
 from core.errors import ValidationError
 from core.events import log_event
 from core.models import ChatMessage, QueryLog
-from core.search.cache import ClassIndex, IndexCache, Match
+from core.search.cache import IndexCache, IndexView, Match
 from core.search.embeddings import Embedder
 from core.search.terms import tokenize
 from core.services.actors import Actor
-from core.services.insights import cited_sources, is_weak
 from core.services.permissions import require_reader
 from core.services.visibility import visible_mask
 
@@ -126,13 +125,12 @@ class ChatService:
         with self.db.transaction() as s:
             _, role = require_reader(s, actor, class_id)
         previous = self._previous_turns(actor, class_id)
-        index = self.indexes.get(class_id)
         # the index holds every ready chunk; what this asker may not see is masked out of every
         # look-up below, so it never reaches the answer, its sources, related material or the model
-        allowed = visible_mask(role, index.instructors_only, index.release_s)
-        if index.visible_count(allowed) == 0:
+        index = self._visible_index(class_id, role)
+        if index.size == 0:
             return self._done(actor, class_id, question, Answer(NO_DOCUMENTS, [], found=False), started)
-        found = self._retrieve(index, question, previous[-1:] if previous else [], allowed)
+        found = self._retrieve(index, question, previous[-1:] if previous else [])
         if not found.coverage.covered or not found.sources:
             return self._done(actor, class_id, question, self._not_covered(found), started, found.coverage)
         if self.writer is None:
@@ -148,17 +146,20 @@ class ChatService:
         question = _clean_question(question)
         with self.db.transaction() as s:
             _, role = require_reader(s, actor, class_id)
-        index = self.indexes.get(class_id)
-        allowed = visible_mask("student" if as_student else role, index.instructors_only, index.release_s)
-        if index.visible_count(allowed) == 0:
+        index = self._visible_index(class_id, "student" if as_student else role)
+        if index.size == 0:
             return []
-        found = self._retrieve(index, question, [], allowed)
+        found = self._retrieve(index, question, [])
         return found.sources if found.coverage.covered else []
 
     # -- retrieval and the two kinds of answer ---------------------------------------------
 
-    def _retrieve(self, index: ClassIndex, question: str, previous: list[Turn],
-                  allowed: np.ndarray | None = None) -> Retrieval:
+    def _visible_index(self, class_id: int, role: str | None) -> IndexView:
+        """The class's index as this role sees it (core/services/visibility.py)."""
+        index = self.indexes.get(class_id)
+        return index.view(visible_mask(role, index.instructors_only, index.release_s))
+
+    def _retrieve(self, index: IndexView, question: str, previous: list[Turn]) -> Retrieval:
         query = question
         if previous and is_follow_up(question):
             # "and tuples?" is about what the previous question was about
@@ -166,11 +167,10 @@ class ChatService:
         form = question_form(question)
         embedder = self._embedder_factory()
         query_vec = embedder.embed_query(query)
-        matches = index.search(query, query_vec, k=DEFINITION_DEPTH if form.asks_definition else RETRIEVE,
-                               allowed=allowed)
+        matches = index.search(query, query_vec, k=DEFINITION_DEPTH if form.asks_definition else RETRIEVE)
         if form.asks_definition:
-            matches = _with_term_matches(index, matches, form, query_vec, allowed)
-        coverage = judge_coverage(index.hybrid, query, matches, allowed)
+            matches = _with_term_matches(index, matches, form, query_vec)
+        coverage = judge_coverage(query, matches, index.term_statistics(question_terms(query)))
         sources = select_sources(matches, form, MAX_SOURCES, coverage.term_weights)
         if not coverage.covered and defines_asked_term(sources, form):
             # the material defines the very term asked about: that is coverage, whatever the scores
@@ -251,8 +251,8 @@ class ChatService:
             log = QueryLog(class_id=class_id, latency_ms=answer.latency_ms, n_sources=len(answer.citations),
                            found=answer.found, question=question, user_id=actor.user_id,
                            score=coverage.score if coverage else None,
-                           weak=answer.found and coverage is not None and is_weak(coverage.score),
-                           sources=cited_sources(answer.citations))
+                           weak=answer.found and coverage is not None and coverage.weak,
+                           sources=[p.to_dict() for p in cited_pages(answer.citations)])
             s.add(log)
             if actor.user_id is None:
                 return None
@@ -317,8 +317,8 @@ class ChatService:
                 "p95_ms": float(np.percentile(arr, 95)), "p99_ms": float(np.percentile(arr, 99)), "all_time": total}
 
 
-def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionForm,
-                       query_vec: np.ndarray, allowed: np.ndarray | None = None) -> list[Match]:
+def _with_term_matches(index: IndexView, matches: list[Match], form: QuestionForm,
+                       query_vec: np.ndarray) -> list[Match]:
     """Add the passages that define the asked term(s): of the passages holding all the term's
     words (best BM25 first), those with a definition's shape. A glossary entry is short and
     may not rank on the whole question, nor on the term in a book that uses it on every page."""
@@ -326,14 +326,11 @@ def _with_term_matches(index: ClassIndex, matches: list[Match], form: QuestionFo
     extra = []
     for term in form.terms:
         found = 0
-        for hit in index.hybrid.holding(tokenize([term])[0], query_vec, limit=DEFINITION_SCAN,
-                                        allowed=allowed):
-            chunk = index.chunks[hit.chunk_id]
-            if hit.chunk_id in seen or not may_define(chunk.text, term):
+        for match in index.holding(tokenize([term])[0], query_vec, limit=DEFINITION_SCAN):
+            if match.chunk.chunk_id in seen or not may_define(match.chunk.text, term):
                 continue
-            seen.add(hit.chunk_id)
-            # no fused score for these: they rank on what they define
-            extra.append(Match(chunk, 0.0, hit.cosine))
+            seen.add(match.chunk.chunk_id)
+            extra.append(match)  # no fused score for these: they rank on what they define
             found += 1
             if found == DEFINITION_LOOKUPS:
                 break

@@ -17,12 +17,19 @@ from core.models import Class, Document, Enrollment, User
 from core.services.accounts import normalize_email
 from core.services.actors import Actor
 from core.services.membership import make_instructor
+from core.services.permissions import (
+    Role,
+    account,
+    has_instructor,
+    load_class,
+    require_account,
+    require_instructor,
+    role_in,
+)
 from core.services.roster import Member, members, remove
-from core.ingest.text import one_line
-from core.services.permissions import (Role, account, has_instructor, load_class, require_account,
-                                       require_instructor, role_in)
 from core.services.throttle import Policy, Throttle
 from core.storage import StoreResolver
+from core.text import one_line
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.answers.model import source_label
+from core.answers.model import CitedPage
 from core.database import Database
 from core.errors import NotFound
 from core.events import log_event
@@ -21,22 +21,9 @@ from core.models import AnswerFeedback, ChatMessage
 from core.services.actors import Actor
 from core.services.permissions import require_account, require_instructor, require_reader
 
-# what of a citation is kept with a vote: enough to name and open the source, not its passage
+# what of a citation is kept with a vote: its number in the answer, and its page (CitedPage)
 SOURCE_FIELDS = ("n", "document_id", "document", "page", "page_label")
 MAX_LISTED = 1000
-
-
-@dataclass(frozen=True)
-class RatedSource:
-    n: int
-    document_id: int | None
-    document: str
-    page: int | None
-    page_label: str | None = None
-
-    @property
-    def label(self) -> str:
-        return source_label(self.document, self.page, self.page_label)
 
 
 @dataclass(frozen=True)
@@ -47,7 +34,7 @@ class FeedbackInfo:
     helpful: bool
     question: str
     answer: str
-    sources: list[RatedSource]
+    sources: list[CitedPage]
     created_at: datetime
 
 
@@ -110,8 +97,8 @@ class FeedbackService:
                 query = query.where(AnswerFeedback.helpful == helpful)
             rows = s.scalars(query.order_by(AnswerFeedback.created_at.desc(), AnswerFeedback.id.desc())
                              .limit(limit)).all()
-            return [FeedbackInfo(r.id, r.helpful, r.question, r.answer, [_source(d) for d in r.sources or []],
-                                 r.created_at) for r in rows]
+            return [FeedbackInfo(r.id, r.helpful, r.question, r.answer,
+                                 [CitedPage.from_dict(d) for d in r.sources or []], r.created_at) for r in rows]
 
 
 def _own_answer(s: Session, actor: Actor, message_id: int) -> ChatMessage:
@@ -134,8 +121,3 @@ def _question_before(s: Session, answer: ChatMessage) -> str:
         ChatMessage.class_id == answer.class_id, ChatMessage.user_id == answer.user_id,
         ChatMessage.role == "user", ChatMessage.id < answer.id).order_by(ChatMessage.id.desc()).limit(1))
     return question or ""
-
-
-def _source(d: dict) -> RatedSource:
-    return RatedSource(n=d.get("n") or 0, document_id=d.get("document_id"), document=d.get("document") or "",
-                       page=d.get("page"), page_label=d.get("page_label"))

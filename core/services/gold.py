@@ -3,9 +3,9 @@ answer it; a run asks every question as a student of the class sees it (instruct
 unreleased documents left out) and records whether a right page was cited first, in the top five,
 or not at all. Runs write no chat history and no query log: a check is not a student asking.
 
-Documents' changes re-run a class's checks (build_services hands `_after_change` to
-DocumentService), so a question that stops being answered after an upload or a delete is flagged
-until it is answered again (docs/gold-questions.md).
+A change of the class's material (a document ready, deleted, hidden or shown: MaterialChanged, wired
+to `rerun` in build_services) runs its checks again, so a question that stops being answered after
+an upload or a delete is flagged until it is answered again (docs/gold-questions.md).
 """
 from __future__ import annotations
 
@@ -16,35 +16,21 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.answers.model import source_label
+from core.answers.model import CitedPage
 from core.database import Database
 from core.errors import NotFound, ValidationError
 from core.events import log_event
-from core.ingest.text import one_line
 from core.models import Document, GoldQuestion, GoldResult, utcnow
 from core.services.actors import SYSTEM, Actor
 from core.services.chat import MAX_SOURCES, ChatService
 from core.services.permissions import require_instructor
+from core.text import one_line
 
 MAX_QUESTION_CHARS = 500  # a student's question, not an essay
 MAX_PER_CLASS = 50  # every upload and delete runs them all: keep that a second or two
 CHECKED = MAX_SOURCES  # the sources a student's answer shows; "top 5" is all of them
 FIRST, TOP5, MISSED = "first", "top5", "missed"
 _RANGE = re.compile(r"(\d+)(?:\s*[-\u2013]\s*(\d+))?")
-
-
-@dataclass(frozen=True)
-class CitedPage:
-    """One citation of a run, as stored: enough to name the page, not its passage."""
-
-    document_id: int | None
-    document: str
-    page: int | None
-    page_label: str | None = None
-
-    @property
-    def label(self) -> str:
-        return source_label(self.document, self.page, self.page_label)
 
 
 @dataclass(frozen=True)
@@ -184,8 +170,8 @@ class GoldService:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _after_change(self, class_id: int) -> None:
-        """DocumentService's listener: a class's material changed, so its checks run again."""
+    def rerun(self, class_id: int) -> None:
+        """MaterialChanged's listener: the class's material changed, so its checks run again."""
         self._run(class_id)
 
     def _run(self, class_id: int) -> list[GoldInfo]:
@@ -197,8 +183,7 @@ class GoldService:
         outcomes = {}
         for gold_id, question, document_id, pages in questions:
             # as a student: SYSTEM only because the caller's right was checked (or it is a listener)
-            cited = [CitedPage(c.document_id, c.document, c.page, c.page_label)
-                     for c in self.chat.sources_for(SYSTEM, class_id, question, as_student=True)[:CHECKED]]
+            cited = [c.cited_page for c in self.chat.sources_for(SYSTEM, class_id, question, as_student=True)[:CHECKED]]
             outcomes[gold_id] = (judge(document_id, pages, cited), cited)
         now = utcnow()
         with self.db.transaction() as s:
@@ -208,7 +193,7 @@ class GoldService:
                 result = s.get(GoldResult, gold_id) or GoldResult(question_id=gold_id)
                 result.previous_status = result.status
                 result.status = status
-                result.cited = [c.__dict__ for c in cited]
+                result.cited = [c.to_dict() for c in cited]
                 result.ran_at = now
                 if status != MISSED:
                     result.last_passed_at = now
@@ -248,6 +233,6 @@ def _info(q: GoldQuestion, r: GoldResult | None) -> GoldInfo:
                     q.created_at)
     if r is None:
         return info
-    cited = tuple(CitedPage(**c) for c in (r.cited or []))
+    cited = tuple(CitedPage.from_dict(c) for c in (r.cited or []))
     return GoldInfo(**{**info.__dict__, "status": r.status, "previous_status": r.previous_status, "cited": cited,
                        "ran_at": r.ran_at, "last_passed_at": r.last_passed_at})

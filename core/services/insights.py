@@ -17,8 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.answers.coverage import THRESHOLD
-from core.answers.model import Citation, source_label
+from core.answers.model import CitedPage
 from core.database import Database
 from core.errors import NotFound, ValidationError
 from core.events import log_event
@@ -28,11 +27,6 @@ from core.services.actors import Actor
 from core.services.feedback import FeedbackInfo, FeedbackService
 from core.services.permissions import require_instructor
 
-# Covered, but by less than this above coverage's threshold: "answered weakly". Off-topic questions
-# crowd the band around the threshold (docs/answers.md: 0.50 instead of 0.52 let 0.136 instead of
-# 0.100 of off-topic questions through; 0.55 refused 1.8 % of on-topic ones), so an answer there may
-# be a lucky match rather than real coverage, and is worth an instructor's look.
-WEAK_MARGIN = 0.06
 # Two questions whose embeddings are at least this close say the same thing. all-MiniLM-L6-v2 gives
 # paraphrases 0.85-0.95 ("TCP vs UDP?" / "What is the difference between TCP and UDP?" 0.93) and
 # different questions on one topic 0.3-0.5 (closure / decorator 0.50; list / tuple 0.32).
@@ -42,22 +36,6 @@ MAX_DAYS = 366
 MAX_GROUPED = 1000  # most recent questions grouped per page view: embedding is most of its time
 MAX_UNHELPFUL = 1000  # FeedbackService lists at most this many
 ACTION = "see this class's insights"
-
-
-def is_weak(score: float) -> bool:
-    """A covered answer whose coverage score is only just above the threshold. Below it, an answer
-    exists only because the material defines the asked term outright: that is not weak."""
-    return THRESHOLD <= score < THRESHOLD + WEAK_MARGIN
-
-
-def cited_sources(citations: Iterable[Citation]) -> list[dict]:
-    """What query_log keeps of an answer's citations: enough to name the page, not the passage."""
-    out: list[dict] = []
-    for c in citations:
-        row = {"document_id": c.document_id, "document": c.document, "page": c.page, "page_label": c.page_label}
-        if row not in out:
-            out.append(row)
-    return out
 
 
 @dataclass(frozen=True)
@@ -105,21 +83,10 @@ class QuestionGroup:
 
 
 @dataclass(frozen=True)
-class CitedPage:
-    document_id: int | None
-    document: str
-    page: int | None
-    page_label: str | None
+class PageCount:
+    cited: CitedPage
     count: int  # answers citing it
     deleted: bool  # the document is gone; named as it was
-
-    @property
-    def printed_page(self) -> str:
-        return self.page_label or (str(self.page) if self.page else "")
-
-    @property
-    def label(self) -> str:
-        return source_label(self.document, self.page, self.page_label)
 
 
 @dataclass(frozen=True)
@@ -133,7 +100,7 @@ class CitedDocument:
 @dataclass(frozen=True)
 class MostCited:
     documents: tuple[CitedDocument, ...]
-    pages: tuple[CitedPage, ...]
+    pages: tuple[PageCount, ...]
 
 
 @dataclass(frozen=True)
@@ -144,6 +111,7 @@ class QuestionDetail:
     status: str  # answered | weak | not covered
     score: float | None
     sources: tuple[CitedPage, ...]
+    deleted_documents: frozenset[int]  # of the sources' documents, those gone since
     answer: str | None  # None once the asker cleared their history
     helpful: bool | None
     asker_name: str | None  # None: the account was deleted, or the asker cleared their history
@@ -208,20 +176,20 @@ class InsightsService:
             lists = s.scalars(select(QueryLog.sources).where(
                 QueryLog.class_id == class_id, QueryLog.created_at >= since, QueryLog.sources.is_not(None))).all()
             alive = _existing_documents(s, {d.get("document_id") for sources in lists for d in sources or []})
-        pages: Counter = Counter()
-        documents: Counter = Counter()
+        pages: Counter[CitedPage] = Counter()
+        documents: Counter[int | None] = Counter()
         names: dict[int | None, str] = {}
         for sources in lists:
-            for key in {(d.get("document_id"), d.get("page"), d.get("page_label")) for d in sources or []}:
-                pages[key] += 1
-            for d in sources or []:
-                names[d.get("document_id")] = d.get("document") or ""
-            for doc_id in {d.get("document_id") for d in sources or []}:
-                documents[doc_id] += 1
+            cited = [CitedPage.from_dict(d) for d in sources or []]
+            for page in cited:
+                names[page.document_id] = page.document
+            # one name per document (as it was last cited), so a renamed document's pages count together
+            pages.update({CitedPage(p.document_id, "", p.page, p.page_label) for p in cited})
+            documents.update({p.document_id for p in cited})
         return MostCited(
             tuple(CitedDocument(i, names[i], n, i not in alive) for i, n in documents.most_common(limit)),
-            tuple(CitedPage(i, names[i], p, label, n, i not in alive)
-                  for (i, p, label), n in pages.most_common(limit)))
+            tuple(PageCount(CitedPage(p.document_id, names[p.document_id], p.page, p.page_label), n,
+                            p.document_id not in alive) for p, n in pages.most_common(limit)))
 
     def open_question(self, actor: Actor, class_id: int, log_id: int) -> QuestionDetail:
         """One question with who asked it: the only call that names a student, so it is logged."""
@@ -235,10 +203,10 @@ class InsightsService:
                 if log.message_id else None
             helpful = _votes(s, [log.message_id]).get(log.message_id)
             alive = _existing_documents(s, {d.get("document_id") for d in log.sources or []})
+            sources = tuple(CitedPage.from_dict(d) for d in log.sources or [])
             detail = QuestionDetail(
-                log.id, log.question, log.created_at, _status(log.found, log.weak), log.score,
-                tuple(CitedPage(d.get("document_id"), d.get("document") or "", d.get("page"), d.get("page_label"),
-                                1, d.get("document_id") not in alive) for d in log.sources or []),
+                log.id, log.question, log.created_at, _status(log.found, log.weak), log.score, sources,
+                frozenset(p.document_id for p in sources if p.document_id not in alive),
                 answer, helpful, asker.name if asker else None, asker.email if asker else None)
         log_event("insights_question_opened", user=actor.email, class_id=class_id, log_id=log_id,
                   named=asker is not None)
@@ -263,7 +231,7 @@ class InsightsService:
             writer.writerow([r.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
                              _cell(r.question), _status(r.found, r.weak),
                              "" if r.score is None else f"{r.score:.3f}",
-                             _cell("; ".join(_source_label(d) for d in r.sources or [])),
+                             _cell("; ".join(CitedPage.from_dict(d).label for d in r.sources or [])),
                              "" if vote is None else ("yes" if vote else "no")])
         return out.getvalue()
 
@@ -330,10 +298,6 @@ def _existing_documents(s: Session, ids: Iterable[int | None]) -> set[int]:
     if not wanted:
         return set()
     return set(s.scalars(select(Document.id).where(Document.id.in_(wanted))).all())
-
-
-def _source_label(d: dict) -> str:
-    return source_label(str(d.get("document")), d.get("page"), d.get("page_label"))
 
 
 def _cell(text: str) -> str:

@@ -22,6 +22,7 @@ from core.services.actors import Actor
 from core.services.chat import ChatService
 from core.services.classes import ClassService
 from core.services.documents import DocumentService
+from core.services.ingestion import IngestionService
 from core.services.permissions import require_admin
 from core.storage import FileStore
 
@@ -40,9 +41,10 @@ def _timed(probe: Callable[[], Any]) -> tuple[Any, float, str | None]:
 
 class StatusService:
     def __init__(self, db: Database, store: FileStore, settings: Settings, accounts: AccountService,
-                 classes: ClassService, documents: DocumentService, chat: ChatService):
+                 classes: ClassService, documents: DocumentService, ingestion: IngestionService, chat: ChatService):
         self.db, self.store, self.settings = db, store, settings
         self.accounts, self.classes, self.documents, self.chat = accounts, classes, documents, chat
+        self.ingestion = ingestion
 
     def report(self, actor: Actor, hours: int = 24) -> dict:
         """Everything the Status page shows; `ok` is false when the database or storage is down."""
@@ -60,7 +62,7 @@ class StatusService:
             "counts": _section(self._counts),
             "ingest_failures": _section(lambda: self._recent_ingest_failures(hours)),
             "queries": _section(lambda: {"hours": hours, **self.chat.latency_stats(hours=hours)}),
-            "jobs": _section(self._jobs),
+            "jobs": _section(self.ingestion.summary),
             # which arithmetic embeds here (bf16 or fp32, and why): workers may differ (docs/embedding.md)
             "embedding": _section(lambda: embedder_status(self.settings.embedder, self.settings.embed_precision)),
         }
@@ -94,12 +96,6 @@ class StatusService:
         _, ms, error = _timed(probe)
         return {"ok": error is None, "backend": store.backend, "where": _where(store), "latency_ms": ms,
                 "error": error}
-
-    def _jobs(self) -> dict:
-        """Who runs ingest jobs, how many workers are alive (the queue), what waits (docs/jobs.md)."""
-        queue = self.documents.queue
-        workers = queue.workers() if queue.kind == "queue" else None
-        return {"runner": queue.kind, "workers": workers, **self.documents.jobs.summary()}
 
     def _counts(self) -> dict:
         return {"users": self.accounts.count(), "classes": self.classes.count(), **self.documents.counts()}

@@ -1,5 +1,5 @@
-"""Ingestion jobs: the code a worker runs for one uploaded file (stored original → text → chunks →
-vectors → index), and what the app, the CLI and the Documents page read of them.
+"""The job code: what a runner (a worker process, or the app's thread on SQLite) does with one
+uploaded file: stored original → text → chunks → vectors → the class's index.
 
 A job's truth is its `ingest_jobs` row: state, stage and progress, attempts, the reason of a
 failure, the heartbeat of whoever holds it. The queue (core/jobs) only says when to run it, so a
@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.config import Settings
@@ -32,19 +32,15 @@ from core.events import log_event
 from core.ingest.chunking import chunk_pages
 from core.ingest.extract import extract
 from core.jobs import Released, RetryLater
-from core.models import Chunk, Class, Document, IngestFailure, IngestJob, utcnow
+from core.models import Chunk, Document, IngestFailure, IngestJob, utcnow
 from core.search.embeddings import Embedder
-from core.services.actors import Actor
-from core.services.permissions import require_instructor
+from core.services.material import MaterialChanged
 from core.storage import StoreResolver, remove_leftover
 
 log = logging.getLogger(__name__)
 
-# A progress callback is told (stage, fraction of the whole upload done, 0..1). The stage's first
-# word is one of STAGES; the rest is for people ("embedding 96/310 passages").
+# A progress report: (stage, fraction of the whole upload done, 0..1), written to the job's row.
 Progress = Callable[[str, float], None]
-STAGES = ("queued", "checking", "extracting", "saving", "embedding", "indexing", "ready", "failed")
-ACTIVE = ("queued", "working")
 # Chunks per embedder call: the progress moves while the slow step runs (~1 s a group with the
 # real model on 2 cores, where 256 left it still for 10 s), and no slower in total (docs/upload.md).
 EMBED_GROUP = 32
@@ -52,36 +48,6 @@ HEARTBEAT_S = 10.0
 # a `working` row whose holder has not beaten for this long is taken over (thread runner; the
 # PostgreSQL queue decides that itself from its workers' heartbeats)
 STALE_AFTER = timedelta(seconds=60)
-RECENT = timedelta(minutes=30)  # finished jobs the Documents page still lists
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    id: int
-    class_id: int
-    document_id: int | None
-    filename: str
-    size_bytes: int
-    state: str  # queued | working | ready | failed | cancelled
-    stage: str
-    progress: float
-    attempts: int
-    error: str | None
-    pages: int
-    chunks: int
-    worker: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-
-def _info(row: IngestJob) -> JobInfo:
-    return JobInfo(row.id, row.class_id, row.document_id, row.filename, row.size_bytes, row.state, row.stage,
-                   row.progress, row.attempts, row.error, row.pages, row.chunks, row.worker, row.created_at,
-                   row.finished_at)
 
 
 @dataclass(frozen=True)
@@ -95,19 +61,17 @@ class _Claim:
     uploaded_by: object
 
 
-class IngestJobs:
+class Ingester:
+    """Runs ingest jobs by id: `run` is the JobHandler a queue calls (core/jobs)."""
+
     def __init__(self, db: Database, stores: StoreResolver, embedder_factory: Callable[[], Embedder],
-                 settings: Settings, changed: Callable[[int], None], worker_name: str = "app"):
+                 settings: Settings, material: MaterialChanged, worker_name: str = "app"):
         self.db = db
         self.stores = stores
         self._embedder_factory = embedder_factory
         self.settings = settings
-        self._changed = changed  # told the class id once a document is ready
+        self.material = material  # a document turning ready changes its class's material
         self.worker_name = worker_name
-        # in-process listeners by job id: upload() in the process that runs the job (the thread
-        # runner) hears every step, where a reader elsewhere polls the row
-        self._listeners: dict[int, Progress] = {}
-        self._listeners_lock = threading.Lock()
 
     # ---- the job ---------------------------------------------------------------------------------
     def run(self, job_id: int, should_stop: Callable[[], bool] = lambda: False) -> None:
@@ -146,11 +110,8 @@ class IngestJobs:
             log_event("ingested", job_id=job_id, document_id=claim.document_id, class_id=claim.class_id,
                       filename=claim.filename, pages=pages, chunks=chunks, attempt=claim.attempts,
                       seconds=round(time.perf_counter() - started, 3), worker=self.worker_name)
-            self._changed(claim.class_id)
         finally:
             stop_beating()
-            with self._listeners_lock:
-                self._listeners.pop(job_id, None)
 
     def _claim(self, job_id: int) -> _Claim | None:
         """Take the job: queued, or working under a holder that stopped beating (or, handed over by
@@ -214,8 +175,7 @@ class IngestJobs:
                      for i, c in enumerate(chunks)],
                 )
                 doc.status, doc.page_count, doc.chunk_count = "ready", extracted.page_count, len(chunks)
-                s.execute(update(Class).where(Class.id == doc.class_id)
-                          .values(index_version=Class.index_version + 1))
+                self.material.record(s, doc.class_id)
             self._finish_in(s, claim.job_id, "ready", pages=doc.page_count, chunks=doc.chunk_count)
         progress("ready", 1.0)
         return extracted.page_count, len(chunks)
@@ -241,14 +201,11 @@ class IngestJobs:
 
     # ---- the row ---------------------------------------------------------------------------------
     def _reporter(self, job_id: int) -> Progress:
-        """Tell the listener every step, and write it to the row: a step is one group of EMBED_GROUP
-        passages (~1 s with the real model), so a 5,000-passage book writes ~160 small updates."""
+        """Write every step to the job's row, where the Documents page and `ingest` read it: a step is
+        one group of EMBED_GROUP passages (~1 s with the real model), so a 5,000-passage book writes
+        ~160 small updates."""
 
         def report(stage: str, fraction: float) -> None:
-            with self._listeners_lock:
-                listener = self._listeners.get(job_id)
-            if listener is not None:
-                listener(stage, fraction)
             if stage.split(" ", 1)[0] in ("ready", "failed"):
                 return  # the end state is written with the result
             with self.db.transaction() as s:
@@ -310,84 +267,8 @@ class IngestJobs:
             s.add(IngestFailure(class_id=claim.class_id, filename=claim.filename, error=error,
                                 user_id=claim.uploaded_by))
             self._finish_in(s, claim.job_id, "failed", error)
-        with self._listeners_lock:
-            listener = self._listeners.get(claim.job_id)
-        if listener is not None:
-            listener("failed", 1.0)
         log_event("ingest_failed", level=logging.WARNING, job_id=claim.job_id, class_id=claim.class_id,
                   filename=claim.filename, attempt=claim.attempts, error=error, worker=self.worker_name)
-
-    # ---- reading ---------------------------------------------------------------------------------
-    def for_class(self, actor: Actor, class_id: int, since: timedelta = RECENT) -> list[JobInfo]:
-        """The class's jobs still running, and those finished lately, in the order they were queued
-        (instructors)."""
-        with self.db.transaction() as s:
-            require_instructor(s, actor, class_id, "see uploads in progress")
-            rows = s.scalars(select(IngestJob).where(
-                IngestJob.class_id == class_id,
-                or_(IngestJob.state.in_(ACTIVE), IngestJob.created_at >= utcnow() - since),
-            ).order_by(IngestJob.id)).all()
-            return [_info(r) for r in rows]
-
-    def listing(self, class_id: int | None = None, states: Iterable[str] | None = None, limit: int = 50) -> list[JobInfo]:
-        """Jobs for operators (`python -m core jobs`), newest first."""
-        query = select(IngestJob).order_by(IngestJob.id.desc()).limit(limit)
-        if class_id is not None:
-            query = query.where(IngestJob.class_id == class_id)
-        if states:
-            query = query.where(IngestJob.state.in_(list(states)))
-        with self.db.transaction() as s:
-            return [_info(r) for r in s.scalars(query).all()]
-
-    def summary(self) -> dict:
-        """For the Status page: jobs waiting and running, and how long the oldest has waited."""
-        with self.db.transaction() as s:
-            counts = dict(s.execute(select(IngestJob.state, func.count()).where(IngestJob.state.in_(ACTIVE))
-                                    .group_by(IngestJob.state)).all())
-            oldest = s.scalar(select(func.min(IngestJob.created_at)).where(IngestJob.state == "queued"))
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)  # (SQLite's aggregate skips the column type)
-        waited = round((utcnow() - oldest).total_seconds(), 1) if oldest is not None else 0.0
-        return {"queued": counts.get("queued", 0), "working": counts.get("working", 0),
-                "oldest_queued_s": waited}
-
-    def listen(self, job_id: int, progress: Progress) -> None:
-        with self._listeners_lock:
-            self._listeners[job_id] = progress
-
-    def wait(self, job_ids: list[int], on_change: Callable[[JobInfo], None] | None = None, *,
-             on_poll: Callable[[], None] | None = None, poll_s: float = 0.25,
-             timeout_s: float | None = None) -> list[JobInfo]:
-        """Block until every job has ended; on_change hears each job whenever its row changed,
-        on_poll each look at the rows."""
-        seen: dict[int, JobInfo] = {}
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            with self.db.transaction() as s:
-                rows = {r.id: _info(r) for r in s.scalars(select(IngestJob).where(IngestJob.id.in_(job_ids)))}
-            for job_id in job_ids:
-                info = rows.get(job_id)
-                if info is not None and seen.get(job_id) != info:
-                    seen[job_id] = info
-                    if on_change is not None:
-                        on_change(info)
-            if all(j in rows and not rows[j].active for j in job_ids):
-                return [rows[j] for j in job_ids]
-            if deadline is not None and time.monotonic() > deadline:
-                return [rows[j] for j in job_ids if j in rows]
-            if on_poll is not None:
-                on_poll()
-            time.sleep(poll_s)
-
-    def unfinished(self, stale_only: bool = True) -> list[int]:
-        """Jobs not ended: queued, or working (with stale_only, only under a holder that stopped
-        beating: a live one is still at it)."""
-        working = IngestJob.state == "working"
-        if stale_only:
-            working = working & (IngestJob.heartbeat_at < utcnow() - STALE_AFTER)
-        with self.db.transaction() as s:
-            return list(s.scalars(select(IngestJob.id).where(or_(IngestJob.state == "queued", working))
-                                  .order_by(IngestJob.id)).all())
 
 
 class _Gone(ClassGPTError):

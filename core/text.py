@@ -1,4 +1,5 @@
-"""Plain-text helpers shared by extraction, chunking and the extractive answer builder."""
+"""Plain-text helpers every floor shares: a name as one line, whitespace, sentences (extraction,
+chunking, answers and services all use them, so they live below each of them)."""
 
 from __future__ import annotations
 
