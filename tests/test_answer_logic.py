@@ -106,6 +106,22 @@ def test_sources_put_the_defining_passage_first():
     assert sources[0].page == 250
 
 
+def test_a_page_is_listed_once_but_passages_of_a_text_file_are_not_merged():
+    matches = [
+        _match(1, "A tuple is a sequence of values much like a list, indexed by integers.", page=46),
+        _match(2, "Loops repeat a block of statements while a condition holds.", page=12),
+        # the same page's next chunk: another passage, but not another source
+        _match(3, "The important difference is that tuples are immutable, unlike lists.", page=46),
+        _match(4, "Tuples are compared element by element, from the first.", page=47),
+    ]
+    sources = select_sources(matches, QuestionForm(), limit=5)
+    assert [(c.n, c.page, c.text[:7]) for c in sources] == [(1, 46, "A tuple"), (2, 12, "Loops r"), (3, 47, "Tuples ")]
+    text_file = [Match(IndexedChunk(i, 9, "notes.txt", "text/plain", None, t), 1.0, 0.6)
+                 for i, t in enumerate(("Tuples are immutable sequences of values.",
+                                        "Lists are mutable sequences that can grow and shrink."), start=1)]
+    assert len(select_sources(text_file, QuestionForm(), limit=5)) == 2  # no pages: two passages, two sources
+
+
 def _citation(n: int, text: str) -> Citation:
     return Citation(n, 1, "book.pdf", n, text, 0.5)
 

@@ -70,6 +70,19 @@ def test_comparison_says_what_differs(course):
 
 
 @pytest.mark.model
+def test_a_term_the_material_never_uses_is_not_defined_from_what_is_near_it(course):
+    """The book covers functions on many pages, never decorators: close passages about functions are
+    no definition of a decorator, whatever their scores."""
+    svc, student, class_id = course
+    for question in ("What is a Python decorator?", "What are function decorators?",
+                     "What is the difference between a tuple and a decorator?"):
+        answer = svc.chat.ask(student, class_id, question)
+        assert not answer.found and answer.citations == [], (question, answer.text)
+        assert "\u201cdecorator" in answer.text, answer.text  # the word the class never uses is named
+    assert svc.chat.ask(student, class_id, "What is a recursive function?").found  # its words are all there
+
+
+@pytest.mark.model
 def test_not_covered_names_the_missing_word_and_shows_no_sources(course):
     svc, student, class_id = course
     answer = svc.chat.ask(student, class_id, "What is word2vec?")

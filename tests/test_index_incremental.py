@@ -242,12 +242,12 @@ def test_the_bm25_matrix_is_bit_identical_to_bm25s_own_build():
     import bm25s
 
     from core.measure.bench_query import synthetic_texts
-    from core.search.hybrid import TermCounts, _bm25
+    from core.search.hybrid import TermCounts, bm25_matrix
     from core.search.terms import analyse
 
     texts = synthetic_texts(300, seed=3) + ["", "the of and"]  # an empty chunk and one of stopwords only
     term_ids, vocab = analyse(texts)
-    ours = _bm25(TermCounts.of(term_ids, len(vocab)), vocab)
+    ours = bm25_matrix(TermCounts.of(term_ids, len(vocab)), vocab)
     theirs = bm25s.BM25()
     theirs.index((term_ids, vocab), create_empty_token=False, show_progress=False)
     for key in ("data", "indices", "indptr"):

@@ -58,7 +58,23 @@ def select_sources(matches: Sequence[Match], form: QuestionForm, limit: int,
     kept = _collapse_duplicates(candidates)
     # a passage that defines the asked term first; then by relevance
     kept.sort(key=lambda c: (-c.defines, -c.relevance))
-    return [_citation(n, c.match) for n, c in enumerate(kept[:limit], start=1)]
+    return [_citation(n, c.match) for n, c in enumerate(_one_per_page(kept)[:limit], start=1)]
+
+
+def _one_per_page(candidates: list[_Candidate]) -> list[_Candidate]:
+    """A page is listed once: of two passages of one page (a page cut into two chunks), the better
+    one. Files without pages (text) are cut by passage, and each passage stays a source of its own."""
+    seen: set[tuple[int, int | str]] = set()
+    out = []
+    for c in candidates:  # best first
+        chunk = c.match.chunk
+        place = chunk.page if chunk.page is not None else chunk.page_label  # a Word section: "§ heading"
+        if place is not None:
+            if (chunk.document_id, place) in seen:
+                continue
+            seen.add((chunk.document_id, place))
+        out.append(c)
+    return out
 
 
 def _collapse_duplicates(candidates: list[_Candidate]) -> list[_Candidate]:

@@ -1,4 +1,4 @@
-"""Measurement commands: `eval beir|squad|coverage|definitions` (quality on public data),
+"""Measurement commands: `eval beir|squad|coverage|sizes|definitions` (quality on public data),
 `bench ingest|embed|query|ask|index` (speed, memory); the app under load is `python -m loadtest`."""
 from __future__ import annotations
 
@@ -51,6 +51,20 @@ def register(commands: Commands) -> None:
     p.add_argument("--ext", help="comma-separated file types to use, e.g. pdf,txt (default: the PDFs if the folder "
                                  "has any, else its .txt/.md files)")
     p.add_argument("--verbose", action="store_true", help="also print examples of mined questions and answers")
+    json_option(p)
+
+    p = evals.add(
+        "sizes", eval_sizes, "Answered and refused, per class size (2 to 60 documents), on SQuAD and SciFact.",
+        "Make classes of each size from SQuAD sections, SciFact abstracts and course PDFs (each ingested once), ask "
+        "on-topic and off-topic questions through the chat service, and print per size and source: on-topic and "
+        "off-topic answered, and for SQuAD the first sentence / answer / first passage holding a gold answer and the "
+        "median answer length. --part heldout is the part kept aside: look at it once.")
+    p.add_argument("--data", default=str(Path("..") / "shared" / "data"), metavar="DIR",
+                   help="the folder with squad/, scifact/ and course_pdfs/ (default ../shared/data)")
+    p.add_argument("--sizes", default="2,10,22,40,60", help="class sizes in documents (default 2,10,22,40,60)")
+    p.add_argument("--part", default="dev", choices=["dev", "heldout"], help="which part of the data (default dev)")
+    p.add_argument("--per-side", type=int, default=40, help="questions per source and side in each class (default 40)")
+    p.add_argument("--seed", type=int, default=0)
     json_option(p)
 
     benches = commands.group("bench", "Measure ingestion throughput and query latency.", "WHAT")
@@ -126,6 +140,16 @@ def eval_coverage(args: Namespace, cli: Cli) -> int:
     result = run_coverage(Path(args.data), cli.settings, folds=args.folds, limit=args.limit or None,
                           seed=args.seed, progress=None if args.json else cli.progress)
     cli.print_json(result) if args.json else print(format_coverage(result))
+    return EXIT_OK
+
+
+def eval_sizes(args: Namespace, cli: Cli) -> int:
+    from core.measure.eval_sizes import format_sizes, run_sizes
+
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    result = run_sizes(Path(args.data), cli.settings, sizes=sizes, part=args.part, per_side=args.per_side,
+                       seed=args.seed, progress=None if args.json else cli.progress)
+    cli.print_json(result) if args.json else print(format_sizes(result))
     return EXIT_OK
 
 

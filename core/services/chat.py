@@ -175,6 +175,11 @@ class ChatService:
         if not coverage.covered and defines_asked_term(sources, form):
             # the material defines the very term asked about: that is coverage, whatever the scores
             coverage = replace(coverage, covered=True)
+        elif coverage.covered and _names_an_unused_word(form, coverage.unknown_terms):
+            # a definition of X, or how X and Y differ, cannot come from material that never says X
+            # ("What is a Python decorator?" in a book that never mentions decorators), however
+            # close its passages about functions are
+            coverage = replace(coverage, covered=False)
         return Retrieval(question, query, query_vec, form, coverage, sources)
 
     def _extractive(self, found: Retrieval) -> Answer:
@@ -335,6 +340,18 @@ def _with_term_matches(index: IndexView, matches: list[Match], form: QuestionFor
             if found == DEFINITION_LOOKUPS:
                 break
     return matches + extra
+
+
+def _names_an_unused_word(form: QuestionForm, unknown: tuple[str, ...]) -> bool:
+    """Whether a term the question asks to define or compare is, for half its words or more, words
+    the class never uses ("Python decorator": yes; "the base case of the factorial function" in a
+    book that explains base cases but never factorial: no, the rest of it is the book's subject)."""
+    missing = set(unknown)
+    for term in form.terms:
+        words = set(tokenize([term])[0])
+        if missing and words and 2 * len(words & missing) >= len(words):
+            return True
+    return False
 
 
 def _typed_words(question: str, stems: tuple[str, ...]) -> list[str]:

@@ -176,7 +176,12 @@ class Ingester:
                 )
                 doc.status, doc.page_count, doc.chunk_count = "ready", extracted.page_count, len(chunks)
                 self.material.record(s, doc.class_id)
-            self._finish_in(s, claim.job_id, "ready", pages=doc.page_count, chunks=doc.chunk_count)
+            pages, count = doc.page_count, doc.chunk_count
+        # The job ends after the commit, once the material's listeners have run (they run inside it):
+        # whoever waits for the upload then sees its consequences (the class's checks) too. A run
+        # killed in between leaves the document ready and the job working: the next run finds the
+        # document ready and only ends the job.
+        self._finish(claim.job_id, "ready", pages=pages, chunks=count)
         progress("ready", 1.0)
         return extracted.page_count, len(chunks)
 
