@@ -107,7 +107,10 @@ def scifact(directory: Path, abstracts: int | None = None) -> Corpus:
         relevant.setdefault(r["query-id"], []).append(r["corpus-id"])
     claims = {q["_id"]: q["text"] for q in _jsonl(directory / "queries.jsonl") if q["_id"] in relevant}
     claim_part = {cid: HELDOUT if held_out(f"scifact-claim-{cid}") else DEV for cid in claims}
-    needed = {doc: claim_part[cid] for cid in claims for doc in relevant[cid]}
+    needed: dict[str, str] = {}
+    for cid in claims:  # an abstract that answers claims of both parts is filed with the dev ones
+        for doc in relevant[cid]:
+            needed[doc] = DEV if needed.get(doc) == DEV else claim_part[cid]
     corpus = Corpus()
     for doc in _jsonl(directory / "corpus.jsonl"):
         doc_id = doc["_id"]

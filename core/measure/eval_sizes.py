@@ -74,12 +74,15 @@ def run_sizes(data: Path, settings: Settings, sizes: Sequence[int] = SIZES, part
     say = progress or (lambda message: None)
     rng = random.Random(seed)
     squad = corpora.squad(Path(data) / "squad").part(part)
-    scifact = corpora.scifact(Path(data) / "scifact", abstracts=0).part(part)
+    every_abstract = corpora.scifact(Path(data) / "scifact", abstracts=0)
+    scifact = every_abstract.part(part)
     picked = _sample(rng, scifact.questions, claims)
+    # (an abstract that answers claims of both parts is filed with the dev ones: a held-out claim
+    # still needs it in its class)
     needed = {n for q in picked for n in q.documents}
     padding = [d for n, d in sorted(scifact.documents.items()) if n not in needed][:max(sizes)]
     courses = corpora.course_pdfs(Path(data) / "course_pdfs").part(part)
-    corpus = squad + courses + corpora.Corpus({n: scifact.documents[n] for n in needed}
+    corpus = squad + courses + corpora.Corpus({n: every_abstract.documents[n] for n in needed}
                                               | {d.name: d for d in padding}, picked)
     rows = []
     with evaluation_services(settings, embedder=embedder) as (services, actor):
